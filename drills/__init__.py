@@ -1,0 +1,1 @@
+"""The drill suites: one module per SOP situation."""

@@ -1,0 +1,1 @@
+"""Evidence to compliance artifacts. Imports sop only."""

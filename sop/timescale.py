@@ -1,0 +1,54 @@
+"""SOP time versus wall time: one conversion shared by every service and the harness.
+
+``TimeScale(60)`` means one SOP minute passes in one real second (the nightly gate);
+``TimeScale(1)`` is real time (the quarterly drill, SOP section 6).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from sop.errors import PolicyError
+
+#: The environment variable every SUT service reads its time scale from.
+TIME_SCALE_ENV = "SOPDRILL_TIME_SCALE"
+
+
+@dataclass(frozen=True)
+class TimeScale:
+    """How many SOP seconds pass per wall second (``factor``); 1 is real time."""
+
+    factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.factor, int | float) and math.isfinite(self.factor)) or (
+            self.factor <= 0
+        ):
+            raise PolicyError(f"time scale: expected a positive number, got {self.factor!r}")
+
+    def wall_seconds(self, sop_minutes: float) -> float:
+        """Wall-clock seconds that ``sop_minutes`` of SOP time take at this scale."""
+        return sop_minutes * 60.0 / self.factor
+
+    def sop_minutes(self, wall_seconds: float) -> float:
+        """SOP minutes that ``wall_seconds`` of wall-clock time stand for at this scale."""
+        return wall_seconds * self.factor / 60.0
+
+    @classmethod
+    def parse(cls, text: str, where: str = TIME_SCALE_ENV) -> TimeScale:
+        """Parse a scale given as text; a bad value is a one-line PolicyError naming ``where``."""
+        try:
+            value = float(text)
+        except ValueError:
+            raise PolicyError(f"{where}: expected a positive number, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise PolicyError(f"{where}: expected a positive number, got {text!r}")
+        return cls(value)
+
+    @classmethod
+    def from_env(cls) -> TimeScale:
+        """The scale in ``SOPDRILL_TIME_SCALE``, real time when unset."""
+        text = os.environ.get(TIME_SCALE_ENV)
+        return cls() if text is None or text == "" else cls.parse(text)

@@ -1,0 +1,20 @@
+"""Run one Starlette app under uvicorn on 127.0.0.1, stopping cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import uvicorn
+from starlette.applications import Starlette
+
+
+def serve(app: Starlette, host: str, port: int) -> None:
+    """Serve ``app`` until a signal stops it; uvicorn's own logs go through our JSON handler."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    uvicorn.Server(config).run()
