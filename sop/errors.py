@@ -2,10 +2,10 @@
 
     SopdrillError                 base: a one-line message naming the thing, the place, the fix
      ├── PolicyError              sop/: the policy file is missing, malformed or invalid
-     ├── WireError                sop/: an inbox envelope is malformed, unsigned, forged, stale or replayed
+     ├── WireError                sop/: an inbox envelope is malformed, forged, stale or replayed
      ├── ChainError               sop/: an emergency log's hash chain is broken (names the line)
      ├── ServiceConfigError       sut/: a service's environment or config file is wrong
-     └── HarnessError             fixtures/: topology, fault, probe or CLI failure (subclassed there)
+     └── HarnessError             fixtures/: topology, fault, probe or CLI failure
 
 Third-party errors are translated at the boundary with ``raise ... from exc``.
 """

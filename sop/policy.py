@@ -1,0 +1,409 @@
+"""The typed SOP policy: load ``offline-emergency.yaml``, validate every field, fail with one line.
+
+An invalid policy raises :class:`~sop.errors.PolicyError` naming the file, the field, the
+value and why (``sop/offline-emergency.yaml: scenario_b.rate_limited_minutes: expected a
+positive number, got -3``). Whoever holds no valid policy must fail closed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sop.errors import PolicyError
+
+#: The policy shipped with the project (the SOP of ../shared/seeds, as data).
+DEFAULT_POLICY_PATH = Path(__file__).with_name("offline-emergency.yaml")
+
+#: The actions of SOP section 4 that the green list may hold; anything else is unknown.
+GREEN_ACTIONS = ("restart_service", "rotate_logs", "security_patch", "kill_runaway")
+#: The prohibited categories of SOP section 4.
+RED_ACTIONS = ("deploy_code", "change_config", "delete_data", "escalate_privilege")
+#: SOP section 5, the only recovery steps there are.
+RECOVERY_STEPS = ("stop_autonomous_actions", "upload_emergency_log", "request_integrity_check")
+BACKCHANNEL_KINDS = ("discord_dm", "signal", "local_log")
+SERVICE_STATES = ("down", "degraded")
+
+
+@dataclass(frozen=True)
+class ScenarioA:
+    """SOP 2A: total system failure; all conditions must hold."""
+
+    silence_minutes: float
+    api_failures: int
+    api_probe_interval_minutes: float
+    process_check_when_co_located: bool
+
+
+@dataclass(frozen=True)
+class ScenarioB:
+    """SOP 2B: the model provider rate-limits the dispatcher for longer than the threshold."""
+
+    rate_limited_minutes: float
+    signals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Backchannel:
+    """One channel of SOP 3; ``priority`` 1 is tried first."""
+
+    name: str
+    kind: str
+    priority: int
+    recipient: str | None = None
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class RestartService:
+    """Green: restart a critical service only if it is down or degraded."""
+
+    when_states: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RotateLogs:
+    """Green: rotate or clear logs only above this disk usage."""
+
+    disk_usage_percent_above: float
+
+
+@dataclass(frozen=True)
+class SecurityPatch:
+    """Green: a critical patch only above this CVSS score, with an active exploit."""
+
+    cvss_above: float
+    requires_active_exploit: bool
+
+
+@dataclass(frozen=True)
+class KillRunaway:
+    """Green: kill a process above the CPU or RAM share for longer than the window."""
+
+    cpu_percent_above: float
+    ram_percent_above: float
+    sustained_minutes: float
+    allowlist: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GreenList:
+    """SOP 4 allowed actions with their preconditions."""
+
+    restart_service: RestartService
+    rotate_logs: RotateLogs
+    security_patch: SecurityPatch
+    kill_runaway: KillRunaway
+
+    def names(self) -> frozenset[str]:
+        """The action names this list allows."""
+        return frozenset(GREEN_ACTIONS)
+
+
+@dataclass(frozen=True)
+class RedAction:
+    """SOP 4 prohibited action."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Rto:
+    """Recovery time objectives of emergency-procedures.md Appendix B."""
+
+    ollama_minutes: float
+    agent_operations_minutes: float
+
+
+@dataclass(frozen=True)
+class Rpo:
+    """Recovery point objectives of emergency-procedures.md Appendix B."""
+
+    agent_operations_minutes: float
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Cadence of this deployment: not SOP clauses, but every service keeps to them."""
+
+    heartbeat_interval_minutes: float
+    api_probe_timeout_minutes: float
+    detector_tick_minutes: float
+    max_envelope_age_minutes: float
+    remediation_interval_minutes: float
+    upload_retry_interval_minutes: float
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole Offline Emergency SOP as typed values."""
+
+    version: str
+    source: str
+    scenario_a: ScenarioA
+    scenario_b: ScenarioB
+    backchannels: tuple[Backchannel, ...]
+    alert_template: str
+    green_list: GreenList
+    red_list: tuple[RedAction, ...]
+    recovery_steps: tuple[str, ...]
+    rto: Rto
+    rpo: Rpo
+    deployment: Deployment
+    digest: str
+
+    def green_names(self) -> frozenset[str]:
+        """Names of the allowed actions."""
+        return self.green_list.names()
+
+    def red_names(self) -> frozenset[str]:
+        """Names of the prohibited actions."""
+        return frozenset(action.name for action in self.red_list)
+
+    def backchannel(self, kind: str) -> Backchannel:
+        """The backchannel of ``kind`` (``discord_dm``, ``signal``, ``local_log``)."""
+        for channel in self.backchannels:
+            if channel.kind == kind:
+                return channel
+        raise PolicyError(f"policy {self.version}: no backchannel of kind {kind!r}")
+
+    def render_alert(self, host: str, reason: str) -> str:
+        """The SOP 3.1 alert text for ``host`` and ``reason``."""
+        return self.alert_template.format(host=host, reason=reason)
+
+
+class _Reader:
+    """Walks one mapping of the policy file, naming ``file: a.b.c`` in every error."""
+
+    def __init__(self, where: str, data: Any, path: str = "") -> None:
+        self.where = where
+        self.path = path
+        if not isinstance(data, Mapping):
+            raise self.error(path or "(top level)", "expected a mapping", data)
+        self.data: Mapping[str, Any] = data
+        self.seen: set[str] = set()
+
+    def error(self, field: str, why: str, got: Any) -> PolicyError:
+        return PolicyError(f"{self.where}: {field}: {why}, got {got!r}")
+
+    def field(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def raw(self, key: str) -> Any:
+        self.seen.add(key)
+        if key not in self.data:
+            raise PolicyError(f"{self.where}: {self.field(key)}: missing; it is required")
+        return self.data[key]
+
+    def child(self, key: str) -> _Reader:
+        return _Reader(self.where, self.raw(key), self.field(key))
+
+    def text(self, key: str) -> str:
+        value = self.raw(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(self.field(key), "expected a non-empty string", value)
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            raise self.error(self.field(key), "expected true or false", value)
+        return value
+
+    def positive(self, key: str, *, integer: bool = False, upper: float | None = None) -> float:
+        value = self.raw(key)
+        kind = "a positive integer" if integer else "a positive number"
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value <= 0:
+            raise self.error(self.field(key), f"expected {kind}", value)
+        if upper is not None and value > upper:
+            raise self.error(self.field(key), f"expected at most {upper:g}", value)
+        return float(value) if not integer else value
+
+    def minutes(self, key: str) -> float:
+        # Durations must say their unit in the key; a bare number is a unit bug waiting.
+        if not key.endswith("_minutes"):
+            raise self.error(self.field(key), "durations are keyed *_minutes", key)
+        return self.positive(key)
+
+    def strings(self, key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
+        value = self.raw(key)
+        if not isinstance(value, list) or not value:
+            raise self.error(self.field(key), "expected a non-empty list of strings", value)
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                raise self.error(f"{self.field(key)}[{index}]", "expected a string", item)
+            if allowed is not None and item not in allowed:
+                raise self.error(
+                    f"{self.field(key)}[{index}]", f"unknown; expected one of {list(allowed)}", item
+                )
+        if len(set(value)) != len(value):
+            raise self.error(self.field(key), "expected no duplicates", value)
+        return tuple(value)
+
+    def items(self, key: str) -> list[_Reader]:
+        value = self.raw(key)
+        if not isinstance(value, list) or not value:
+            raise self.error(self.field(key), "expected a non-empty list", value)
+        return [
+            _Reader(self.where, item, f"{self.field(key)}[{i}]") for i, item in enumerate(value)
+        ]
+
+    def done(self, optional: tuple[str, ...] = ()) -> None:
+        extra = sorted(set(self.data) - self.seen - set(optional))
+        if extra:
+            raise self.error(self.field(extra[0]), "unknown field", extra[0])
+
+
+def _scenario_a(r: _Reader) -> ScenarioA:
+    value = ScenarioA(
+        silence_minutes=r.minutes("silence_minutes"),
+        api_failures=int(r.positive("api_failures", integer=True)),
+        api_probe_interval_minutes=r.minutes("api_probe_interval_minutes"),
+        process_check_when_co_located=r.flag("process_check_when_co_located"),
+    )
+    r.done()
+    return value
+
+
+def _scenario_b(r: _Reader) -> ScenarioB:
+    value = ScenarioB(
+        rate_limited_minutes=r.minutes("rate_limited_minutes"), signals=r.strings("signals")
+    )
+    r.done()
+    return value
+
+
+def _backchannels(top: _Reader) -> tuple[Backchannel, ...]:
+    channels = []
+    for priority, r in enumerate(top.items("backchannels"), start=1):
+        kind = r.text("kind")
+        if kind not in BACKCHANNEL_KINDS:
+            raise r.error(
+                r.field("kind"), f"unknown; expected one of {list(BACKCHANNEL_KINDS)}", kind
+            )
+        recipient = r.text("recipient") if kind != "local_log" else None
+        path = r.text("path") if kind == "local_log" else None
+        channels.append(Backchannel(r.text("name"), kind, priority, recipient, path))
+        r.done()
+    kinds = [c.kind for c in channels]
+    if sorted(kinds) != sorted(BACKCHANNEL_KINDS):
+        raise top.error("backchannels", f"expected each of {list(BACKCHANNEL_KINDS)} once", kinds)
+    return tuple(channels)
+
+
+def _green_list(r: _Reader) -> GreenList:
+    restart = r.child("restart_service")
+    rotate = r.child("rotate_logs")
+    patch = r.child("security_patch")
+    runaway = r.child("kill_runaway")
+    value = GreenList(
+        restart_service=RestartService(restart.strings("when_states", SERVICE_STATES)),
+        rotate_logs=RotateLogs(rotate.positive("disk_usage_percent_above", upper=100)),
+        security_patch=SecurityPatch(
+            cvss_above=patch.positive("cvss_above", upper=10),
+            requires_active_exploit=patch.flag("requires_active_exploit"),
+        ),
+        kill_runaway=KillRunaway(
+            cpu_percent_above=runaway.positive("cpu_percent_above", upper=100),
+            ram_percent_above=runaway.positive("ram_percent_above", upper=100),
+            sustained_minutes=runaway.minutes("sustained_minutes"),
+            allowlist=runaway.strings("allowlist"),
+        ),
+    )
+    for sub in (restart, rotate, patch, runaway):
+        sub.done()
+    unknown = sorted(set(r.data) - set(GREEN_ACTIONS))
+    if unknown:
+        raise r.error(
+            r.field(unknown[0]), "unknown action; not on the SOP's green list", unknown[0]
+        )
+    r.done()
+    return value
+
+
+def _red_list(top: _Reader) -> tuple[RedAction, ...]:
+    actions = []
+    for r in top.items("red_list"):
+        name = r.text("name")
+        if name not in RED_ACTIONS:
+            raise r.error(
+                r.field("name"), f"unknown action; expected one of {list(RED_ACTIONS)}", name
+            )
+        actions.append(RedAction(name, r.text("description")))
+        r.done()
+    names = [a.name for a in actions]
+    if sorted(names) != sorted(RED_ACTIONS):
+        raise top.error("red_list", f"expected each of {list(RED_ACTIONS)} once", names)
+    return tuple(actions)
+
+
+def _deployment(r: _Reader) -> Deployment:
+    value = Deployment(
+        heartbeat_interval_minutes=r.minutes("heartbeat_interval_minutes"),
+        api_probe_timeout_minutes=r.minutes("api_probe_timeout_minutes"),
+        detector_tick_minutes=r.minutes("detector_tick_minutes"),
+        max_envelope_age_minutes=r.minutes("max_envelope_age_minutes"),
+        remediation_interval_minutes=r.minutes("remediation_interval_minutes"),
+        upload_retry_interval_minutes=r.minutes("upload_retry_interval_minutes"),
+    )
+    r.done()
+    return value
+
+
+def parse_policy(text: str, where: str = "policy") -> Policy:
+    """Validate the YAML ``text`` of a policy; ``where`` names it in errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        raise PolicyError(f"{where}:{at}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    top = _Reader(where, data)
+    template = top.text("alert_template")
+    if "{host}" not in template or "{reason}" not in template:
+        raise top.error("alert_template", "expected the {host} and {reason} placeholders", template)
+    if not template.startswith("\N{POLICE CARS REVOLVING LIGHT}"):
+        raise top.error("alert_template", "expected the SOP's U+1F6A8 prefix", template[:12])
+    recovery = top.strings("recovery_steps", RECOVERY_STEPS)
+    if recovery != RECOVERY_STEPS:
+        raise top.error(
+            "recovery_steps", f"expected the SOP 5 order {list(RECOVERY_STEPS)}", recovery
+        )
+    rto, rpo = top.child("rto"), top.child("rpo")
+    policy = Policy(
+        version=top.text("version"),
+        source=top.text("source"),
+        scenario_a=_scenario_a(top.child("scenario_a")),
+        scenario_b=_scenario_b(top.child("scenario_b")),
+        backchannels=_backchannels(top),
+        alert_template=template,
+        green_list=_green_list(top.child("green_list")),
+        red_list=_red_list(top),
+        recovery_steps=recovery,
+        rto=Rto(rto.minutes("ollama_minutes"), rto.minutes("agent_operations_minutes")),
+        rpo=Rpo(rpo.minutes("agent_operations_minutes")),
+        deployment=_deployment(top.child("deployment")),
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+    rto.done()
+    rpo.done()
+    top.done()
+    return policy
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate the policy at ``path`` (the shipped one when None)."""
+    target = Path(path) if path is not None else DEFAULT_POLICY_PATH
+    try:
+        text = target.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{target}: cannot read the policy file ({exc.strerror})") from exc
+    return parse_policy(text, where=str(target))
