@@ -1,0 +1,81 @@
+"""Assembling and starting a stand-in: its real API routes plus the routes every stand-in shares.
+
+Shared: ``GET /healthz``, the recording inbox (``/_sink/messages``) and fault control
+(``/_fault``). ``run`` is the body of each stand-in's ``main()``: read the environment,
+build the app, log JSON lines with the secrets redacted, serve on ``SOPDRILL_BIND:SOPDRILL_PORT``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sop.errors import SopdrillError
+from sut.runtime import Settings, configure_logging, get_logger, serve
+from sut.standins.fault import FaultState, fault_routes
+from sut.standins.sink import Sink, sink_routes
+
+_log = get_logger(__name__)
+
+
+class NotAJsonObject(ValueError):
+    """A request body that is not a JSON object; each stand-in answers it in its API's shape."""
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or :class:`NotAJsonObject`."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise NotAJsonObject("request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise NotAJsonObject("request body is not a JSON object")
+    return body
+
+
+async def _healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def build_app(api_routes: Sequence[BaseRoute], sink: Sink, faults: FaultState) -> Starlette:
+    """A Starlette app serving ``api_routes`` beside ``/healthz``, ``/_sink`` and ``/_fault``.
+
+    ``sink`` and ``faults`` are also on ``app.state`` for scripts that embed the app.
+    """
+    routes: list[BaseRoute] = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        *sink_routes(sink),
+        *fault_routes(faults),
+        *api_routes,
+    ]
+    app = Starlette(routes=routes)
+    app.state.sink = sink
+    app.state.faults = faults
+    return app
+
+
+def run(service: str, create_app: Callable[[Settings], Starlette]) -> None:
+    """Start the stand-in ``service`` from the environment; a bad setting exits 2 with one line."""
+    settings = Settings(service)
+    try:
+        app = create_app(settings)
+        host, port = settings.bind()
+        # Read only to refuse a bad value like every other service does: a stand-in's own
+        # durations are wall seconds, because the outside service it mimics runs in real time.
+        scale = settings.time_scale()
+    except SopdrillError as exc:
+        # A person reads this in supervisord's log: one line that names the variable, no traceback.
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(service, settings.secrets)
+    fields = {"host": host, "port": port, "time_scale": scale.factor}
+    _log.info("starting", extra={"fields": fields})
+    serve(app, host, port)

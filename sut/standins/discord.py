@@ -1,0 +1,271 @@
+"""A Discord REST v10 subset for a bot's direct messages: open a DM channel, post to it.
+
+``POST /api/v10/users/@me/channels`` ``{"recipient_id"}`` answers the DM channel object (the
+same channel for the same recipient, as Discord does); ``POST
+/api/v10/channels/{channel_id}/messages`` ``{"content"}`` answers the message object. Both
+want ``Authorization: Bot <token>``, answer Discord's JSON error shapes
+(``{"message", "code"}``, docs.discord.com/developers/topics/opcodes-and-status-codes) and
+carry Discord's ``X-RateLimit-*`` headers; a real per-route bucket limits them, and the
+``rate_limit`` fault answers Discord's 429 at once. The sink records each posted message.
+
+Environment: ``SOPDRILL_DISCORD_TOKEN`` (the bot token, a secret: never logged),
+``SOPDRILL_DISCORD_RATE_LIMIT`` (requests per bucket window, default 5) and
+``SOPDRILL_DISCORD_RATE_WINDOW_SECONDS`` (default 5), and those of every service.
+"""
+
+from __future__ import annotations
+
+import hmac
+import itertools
+import math
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sop.errors import ServiceConfigError
+from sut.runtime import Settings, get_logger
+from sut.standins.app import NotAJsonObject, build_app, read_json_object, run
+from sut.standins.fault import Fault, FaultGuard, FaultState
+from sut.standins.ratelimit import RateBuckets, exhausted, rate_limited
+from sut.standins.sink import Sink
+
+SERVICE: Final = "discord"
+API: Final = "/api/v10"
+DM_ROUTE: Final = "POST /users/@me/channels"
+MESSAGE_ROUTE: Final = "POST /channels/{channel_id}/messages"
+MESSAGE_MAX_CHARS: Final = 2000  # Discord's limit on a message's content
+DEFAULT_RATE_LIMIT: Final = 5
+DEFAULT_RATE_WINDOW_SECONDS: Final = 5.0
+DISCORD_EPOCH_MS: Final = 1_420_070_400_000  # the first second of 2015, Discord's epoch
+
+_log = get_logger(f"sut.standins.{SERVICE}")  # stable when run as __main__
+
+
+class Snowflakes:
+    """Discord ids: milliseconds since Discord's epoch shifted left 22 bits, plus a counter."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        """A fresh id, as the decimal string Discord sends."""
+        with self._lock:
+            increment = next(self._counter) & 0xFFF
+        millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return str((millis << 22) | (1 << 17) | (1 << 12) | increment)
+
+
+def discord_error(
+    message: str, code: int, status: int, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """Discord's JSON error: ``{"message", "code"}`` plus, for form errors, ``errors``."""
+    return JSONResponse({"message": message, "code": code, **extra}, status, headers=headers)
+
+
+def _form_error(field: str, code: str, message: str, headers: dict[str, str]) -> JSONResponse:
+    errors = {field: {"_errors": [{"code": code, "message": message}]}}
+    return discord_error("Invalid Form Body", 50035, 400, headers, errors=errors)
+
+
+def _route_of(path: str) -> str:
+    return MESSAGE_ROUTE if path.startswith(f"{API}/channels/") else DM_ROUTE
+
+
+def _user(user_id: str, username: str, *, bot: bool = False) -> dict[str, Any]:
+    user: dict[str, Any] = {
+        "id": user_id,
+        "username": username,
+        "discriminator": "0000" if bot else "0",
+        "global_name": None,
+        "avatar": None,
+        "public_flags": 0,
+    }
+    if bot:
+        user["bot"] = True
+    return user
+
+
+@dataclass(frozen=True)
+class DmChannel:
+    """A direct-message channel between the bot and one recipient."""
+
+    id: str
+    recipient_id: str
+
+    def as_json(self, last_message_id: str | None = None) -> dict[str, Any]:
+        """Discord's channel object of type 1 (DM)."""
+        return {
+            "id": self.id,
+            "type": 1,
+            "last_message_id": last_message_id,
+            "flags": 0,
+            "recipients": [_user(self.recipient_id, f"user{self.recipient_id[-4:]}")],
+        }
+
+
+class DiscordStandIn:
+    """The request handlers, over the bot token, the DM channels opened and the sink."""
+
+    def __init__(self, token: str, buckets: RateBuckets, sink: Sink) -> None:
+        self._expected_auth = f"Bot {token}".encode()
+        self.buckets = buckets
+        self.sink = sink
+        self.ids = Snowflakes()
+        self.bot = _user(self.ids.next(), "sopdrill-ops", bot=True)
+        self._by_recipient: dict[str, DmChannel] = {}
+        self._by_id: dict[str, DmChannel] = {}
+        self._last_message: dict[str, str] = {}
+
+    def _authorized(self, request: Request) -> bool:
+        presented = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(presented, self._expected_auth)
+
+    async def create_dm(self, request: Request) -> Response:
+        """``POST /api/v10/users/@me/channels``: the DM channel with ``recipient_id``."""
+        if not self._authorized(request):
+            return discord_error("401: Unauthorized", 0, 401)
+        reading = self.buckets.hit(DM_ROUTE)
+        if reading.limited:
+            return rate_limited(reading)
+        headers = reading.headers()
+        try:
+            body = await read_json_object(request)
+        except NotAJsonObject:
+            return discord_error("The request body contains invalid JSON.", 50109, 400, headers)
+        recipient = body.get("recipient_id")
+        if recipient is None:
+            return _form_error(
+                "recipient_id", "BASE_TYPE_REQUIRED", "This field is required", headers
+            )
+        recipient = str(recipient)
+        if not recipient.isdigit():
+            message = f'Value "{recipient}" is not snowflake.'
+            return _form_error("recipient_id", "NUMBER_TYPE_COERCE", message, headers)
+        channel = self._by_recipient.get(recipient)
+        if channel is None:
+            channel = DmChannel(self.ids.next(), recipient)
+            self._by_recipient[recipient] = channel
+            self._by_id[channel.id] = channel
+            _log.info("dm channel opened", extra={"fields": {"channel_id": channel.id}})
+        return JSONResponse(channel.as_json(self._last_message.get(channel.id)), headers=headers)
+
+    async def create_message(self, request: Request) -> Response:
+        """``POST /api/v10/channels/{channel_id}/messages``: post ``content`` to a DM channel."""
+        if not self._authorized(request):
+            return discord_error("401: Unauthorized", 0, 401)
+        channel_id = str(request.path_params["channel_id"])
+        reading = self.buckets.hit(MESSAGE_ROUTE, channel_id)
+        if reading.limited:
+            return rate_limited(reading)
+        headers = reading.headers()
+        channel = self._by_id.get(channel_id)
+        if channel is None:
+            return discord_error("Unknown Channel", 10003, 404, headers)
+        try:
+            body = await read_json_object(request)
+        except NotAJsonObject:
+            return discord_error("The request body contains invalid JSON.", 50109, 400, headers)
+        content = body.get("content")
+        if content is not None and not isinstance(content, str):
+            return _form_error("content", "BASE_TYPE_STRING", "Must be a string.", headers)
+        if not content or not content.strip():
+            return discord_error("Cannot send an empty message", 50006, 400, headers)
+        if len(content) > MESSAGE_MAX_CHARS:
+            message = f"Must be {MESSAGE_MAX_CHARS} or fewer in length."
+            return _form_error("content", "BASE_TYPE_MAX_LENGTH", message, headers)
+
+        message_id = self.ids.next()
+        self._last_message[channel.id] = message_id
+        entry = self.sink.record(
+            request.method,
+            request.url.path,
+            body,
+            channel_id=channel.id,
+            recipient_id=channel.recipient_id,
+            content=content,
+            message_id=message_id,
+        )
+        _log.info(
+            "message posted",
+            extra={"fields": {"channel_id": channel.id, "message_id": message_id}},
+        )
+        return JSONResponse(
+            self._message(message_id, channel, content, entry.received_at), headers=headers
+        )
+
+    def _message(
+        self, message_id: str, channel: DmChannel, content: str, at: datetime
+    ) -> dict[str, Any]:
+        return {
+            "id": message_id,
+            "type": 0,
+            "channel_id": channel.id,
+            "content": content,
+            "author": self.bot,
+            "attachments": [],
+            "embeds": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": at.astimezone(UTC).isoformat(),
+            "edited_timestamp": None,
+            "flags": 0,
+            "components": [],
+        }
+
+    def render_fault(self, fault: Fault, request: Request) -> Response:
+        """A replacing fault in Discord's shapes: its 429 with headers, or a JSON 5xx."""
+        if fault.mode == "rate_limit":
+            retry_after = fault.retry_after_seconds or 0.0
+            reading = exhausted(
+                _route_of(request.url.path), self.buckets.limit, retry_after, time.time()
+            )
+            return rate_limited(reading)
+        status = fault.status_code
+        return discord_error(f"{status}: stand-in fault", 0, status)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The Discord stand-in configured from ``settings``."""
+    token = settings.secret("SOPDRILL_DISCORD_TOKEN")
+    limit = settings.integer("SOPDRILL_DISCORD_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    window = settings.number("SOPDRILL_DISCORD_RATE_WINDOW_SECONDS", DEFAULT_RATE_WINDOW_SECONDS)
+    if limit < 1:
+        raise ServiceConfigError(
+            f"{SERVICE}: SOPDRILL_DISCORD_RATE_LIMIT: expected a whole number >= 1, got {limit}"
+        )
+    if not math.isfinite(window) or window <= 0:
+        raise ServiceConfigError(
+            f"{SERVICE}: SOPDRILL_DISCORD_RATE_WINDOW_SECONDS: expected seconds > 0, got {window}"
+        )
+    standin = DiscordStandIn(token, RateBuckets(limit, window), Sink())
+    faults = FaultState()
+    guard = FaultGuard(faults, standin.render_fault)
+    routes = [
+        Route(f"{API}/users/@me/channels", guard(standin.create_dm), methods=["POST"]),
+        Route(
+            f"{API}/channels/{{channel_id}}/messages",
+            guard(standin.create_message),
+            methods=["POST"],
+        ),
+    ]
+    return build_app(routes, standin.sink, faults)
+
+
+def main() -> None:
+    """``python -m sut.standins.discord``: serve on ``SOPDRILL_BIND:SOPDRILL_PORT``."""
+    run(SERVICE, create_app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""The Discord stand-in over real HTTP: DM channel, message, auth, errors, rate limits, sink."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from sop.errors import ServiceConfigError
+from sut.runtime import Settings
+from sut.standins.discord import API, create_app
+
+TOKEN = "test-bot-token.abc123"
+RECIPIENT = "80351110224678912"
+AUTH = {"Authorization": f"Bot {TOKEN}"}
+RATE_HEADERS = (
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Reset-After",
+    "X-RateLimit-Bucket",
+)
+
+
+def _settings(**extra: str) -> Settings:
+    return Settings("discord", environ={"SOPDRILL_DISCORD_TOKEN": TOKEN, **extra})
+
+
+@pytest.fixture(scope="module")
+def base_url(serve: Callable[[Starlette], str]) -> str:
+    # A large bucket so that only the test about buckets ever meets the natural limit.
+    return serve(create_app(_settings(SOPDRILL_DISCORD_RATE_LIMIT="1000")))
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{base_url}", timeout=5, headers=AUTH) as client:
+        client.delete("/_fault")
+        client.delete("/_sink/messages")
+        yield client
+
+
+def _open_dm(client: httpx.Client, recipient: str = RECIPIENT) -> str:
+    answer = client.post(f"{API}/users/@me/channels", json={"recipient_id": recipient})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
+
+
+def test_create_dm_answers_a_dm_channel_object(client: httpx.Client) -> None:
+    answer = client.post(f"{API}/users/@me/channels", json={"recipient_id": RECIPIENT})
+    channel = answer.json()
+    assert channel["type"] == 1
+    assert channel["id"].isdigit()
+    assert [user["id"] for user in channel["recipients"]] == [RECIPIENT]
+    assert all(header in answer.headers for header in RATE_HEADERS)
+    assert _open_dm(client) == channel["id"], "the same recipient gets the same DM channel"
+
+
+def test_post_message_answers_a_message_object_from_the_bot(client: httpx.Client) -> None:
+    channel_id = _open_dm(client)
+    answer = client.post(f"{API}/channels/{channel_id}/messages", json={"content": "OFFLINE"})
+    assert answer.status_code == 200
+    message = answer.json()
+    assert message["channel_id"] == channel_id
+    assert message["content"] == "OFFLINE"
+    assert message["id"].isdigit()
+    assert message["id"] != channel_id
+    assert message["author"]["bot"] is True
+    assert message["timestamp"].endswith("+00:00")
+    assert all(header in answer.headers for header in RATE_HEADERS)
+    assert "X-RateLimit-Scope" not in answer.headers
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, f"Bearer {TOKEN}", "Bot wrong-token", f"Bot {TOKEN}x", TOKEN]
+)
+def test_anything_but_the_bot_token_is_401(
+    base_url: str, client: httpx.Client, authorization: str | None
+) -> None:
+    channel_id = _open_dm(client)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    with httpx.Client(base_url=base_url, timeout=5, headers=headers) as stranger:
+        for path, body in [
+            (f"{API}/users/@me/channels", {"recipient_id": RECIPIENT}),
+            (f"{API}/channels/{channel_id}/messages", {"content": "hi"}),
+        ]:
+            answer = stranger.post(path, json=body)
+            assert answer.status_code == 401
+            assert answer.json() == {"message": "401: Unauthorized", "code": 0}
+    assert client.get("/_sink/messages").json() == []
+
+
+def test_unknown_channel_is_404_10003(client: httpx.Client) -> None:
+    answer = client.post(f"{API}/channels/123456789/messages", json={"content": "hi"})
+    assert answer.status_code == 404
+    assert answer.json() == {"message": "Unknown Channel", "code": 10003}
+
+
+@pytest.mark.parametrize("body", [{"content": ""}, {"content": "   "}, {}])
+def test_empty_content_is_400_50006(client: httpx.Client, body: dict[str, str]) -> None:
+    channel_id = _open_dm(client)
+    answer = client.post(f"{API}/channels/{channel_id}/messages", json=body)
+    assert answer.status_code == 400
+    assert answer.json() == {"message": "Cannot send an empty message", "code": 50006}
+    assert client.get("/_sink/messages").json() == []
+
+
+def test_oversized_content_and_bad_recipient_are_invalid_form_body(client: httpx.Client) -> None:
+    channel_id = _open_dm(client)
+    too_long = client.post(f"{API}/channels/{channel_id}/messages", json={"content": "x" * 2001})
+    assert too_long.status_code == 400
+    assert too_long.json()["code"] == 50035
+    assert too_long.json()["errors"]["content"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    bad = client.post(f"{API}/users/@me/channels", json={"recipient_id": "not-a-snowflake"})
+    assert bad.status_code == 400
+    assert "recipient_id" in bad.json()["errors"]
+
+
+def test_rate_limit_fault_answers_discords_429(client: httpx.Client) -> None:
+    channel_id = _open_dm(client)
+    client.put("/_fault", json={"mode": "rate_limit", "retry_after_seconds": 1.5, "count": 1})
+    answer = client.post(f"{API}/channels/{channel_id}/messages", json={"content": "alert"})
+    assert answer.status_code == 429
+    assert answer.json() == {
+        "message": "You are being rate limited.",
+        "retry_after": 1.5,
+        "global": False,
+    }
+    assert answer.headers["Retry-After"] == "2"
+    assert answer.headers["X-RateLimit-Scope"] == "user"
+    assert answer.headers["X-RateLimit-Remaining"] == "0"
+    assert float(answer.headers["X-RateLimit-Reset-After"]) == 1.5
+    retried = client.post(f"{API}/channels/{channel_id}/messages", json={"content": "alert"})
+    assert retried.status_code == 200
+    assert [m["content"] for m in client.get("/_sink/messages").json()] == ["alert"]
+
+
+def test_error_and_down_faults_answer_json_5xx(client: httpx.Client) -> None:
+    client.put("/_fault", json={"mode": "error", "status": 502, "count": 1})
+    answer = client.post(f"{API}/users/@me/channels", json={"recipient_id": RECIPIENT})
+    assert (answer.status_code, answer.json()["code"]) == (502, 0)
+    client.put("/_fault", json={"mode": "down"})
+    assert client.post(f"{API}/users/@me/channels", json={}).status_code == 503
+
+
+def test_sink_records_messages_oldest_first(client: httpx.Client) -> None:
+    first_channel = _open_dm(client)
+    other_recipient = "80351110224678999"
+    second_channel = _open_dm(client, other_recipient)
+    for channel_id, content in [
+        (first_channel, "one"),
+        (second_channel, "two"),
+        (first_channel, "three"),
+    ]:
+        client.post(f"{API}/channels/{channel_id}/messages", json={"content": content})
+    entries = client.get("/_sink/messages").json()
+    assert [(e["content"], e["channel_id"], e["recipient_id"]) for e in entries] == [
+        ("one", first_channel, RECIPIENT),
+        ("two", second_channel, other_recipient),
+        ("three", first_channel, RECIPIENT),
+    ]
+    assert [e["received_at"] for e in entries] == sorted(e["received_at"] for e in entries)
+    assert entries[0]["body"] == {"content": "one"}
+    assert TOKEN not in str(entries)
+
+
+def test_the_bucket_limits_for_real_and_says_when_to_retry(
+    serve: Callable[[Starlette], str],
+) -> None:
+    app = create_app(
+        _settings(SOPDRILL_DISCORD_RATE_LIMIT="2", SOPDRILL_DISCORD_RATE_WINDOW_SECONDS="60")
+    )
+    with httpx.Client(base_url=serve(app), timeout=5, headers=AUTH) as client:
+        channel_id = _open_dm(client)
+        answers = [
+            client.post(f"{API}/channels/{channel_id}/messages", json={"content": str(n)})
+            for n in range(3)
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    retry_after = answers[2].json()["retry_after"]
+    assert 0 < retry_after <= 60
+    assert answers[2].headers["Retry-After"] == str(math.ceil(retry_after))
+    assert answers[0].headers["X-RateLimit-Bucket"] == answers[2].headers["X-RateLimit-Bucket"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({}, "SOPDRILL_DISCORD_TOKEN"),
+        ({"SOPDRILL_DISCORD_TOKEN": TOKEN, "SOPDRILL_DISCORD_RATE_LIMIT": "0"}, "RATE_LIMIT"),
+        (
+            {"SOPDRILL_DISCORD_TOKEN": TOKEN, "SOPDRILL_DISCORD_RATE_WINDOW_SECONDS": "-1"},
+            "RATE_WINDOW_SECONDS",
+        ),
+    ],
+)
+def test_bad_settings_are_one_line_config_errors(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(ServiceConfigError, match=named):
+        create_app(Settings("discord", environ=environ))
