@@ -1,0 +1,184 @@
+"""SOP 3: tell 0x01 that the Dispatcher is offline, over the backchannels in priority order.
+
+The marker goes to the local emergency log first (SOP 3.3), before any network is touched,
+so an outage of every channel still leaves the trigger on disk. Then Discord DM (SOP 3.1),
+then Signal (SOP 3.2) only if Discord did not deliver. Every request's outcome is one
+``notification`` entry in the log, written as it happens: ``channel``, ``outcome``
+(delivered | rate_limited | failed), ``attempt`` (1, 2, ... per channel and alert), ``request``
+(create_dm | create_message | send), ``status``, ``error`` and, for a 429, ``retry_after``.
+A successful DM-channel opening is a step, not an outcome, and is not logged. The bot token
+never appears in an entry, a log line or an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sop.policy import Policy
+from sut.agent.discord_client import DiscordDM, RetryBudget
+from sut.agent.emlog import EmergencyLog, EmergencyLogError
+from sut.agent.signal_client import SignalSender
+from sut.runtime.jsonlog import get_logger, redact
+
+log = get_logger(__name__)
+
+#: Policy backchannel kinds -> the channel names used in log entries and results.
+CHANNEL_NAMES = {"discord_dm": "discord", "signal": "signal"}
+OUTCOMES = ("delivered", "rate_limited", "failed")
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """Where the backchannels are; a channel with a missing setting is not configured."""
+
+    discord_url: str | None
+    # repr=False: a config printed in a traceback or a log must not carry the bot token.
+    discord_token: str | None = field(repr=False)
+    discord_recipient_id: str | None
+    signal_url: str | None
+    signal_number: str | None
+    signal_recipient: str | None
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    """Which channel delivered the alert (None: none did) and every attempt, in order."""
+
+    delivered_via: str | None
+    attempts: tuple[dict[str, Any], ...]
+
+
+class Notifier:
+    """Sends the SOP 3.1 alert: marker first, then Discord, then Signal if Discord failed."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        channels: ChannelConfig,
+        log: EmergencyLog,
+        host: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_rate_limit_retries: int = 3,
+        max_retry_wait_seconds: float = 30.0,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        self._policy = policy
+        self._log = log
+        self._host = host
+        self._client = client
+        self._timeout_seconds = timeout_seconds
+        self._secrets = tuple(s for s in (channels.discord_token,) if s)
+        self._discord: DiscordDM | None = None
+        if channels.discord_url and channels.discord_token and channels.discord_recipient_id:
+            self._discord = DiscordDM(
+                channels.discord_url,
+                channels.discord_token,
+                channels.discord_recipient_id,
+                sleep=sleep,
+                budget=RetryBudget(max_rate_limit_retries, max_retry_wait_seconds),
+                timeout_seconds=timeout_seconds,
+            )
+        self._signal: SignalSender | None = None
+        if channels.signal_url and channels.signal_number and channels.signal_recipient:
+            self._signal = SignalSender(
+                channels.signal_url,
+                channels.signal_number,
+                channels.signal_recipient,
+                timeout_seconds=timeout_seconds,
+            )
+
+    async def alert(self, trigger: str, reason: str) -> NotificationResult:
+        """Write the marker, then try each channel in the policy's order until one delivers."""
+        # SOP 3.3 is last in priority but written first: it needs no network, so an outage of
+        # both channels (or a crash while sending) still leaves the trigger on disk.
+        self._append("marker", trigger=trigger, reason=reason, host=self._host)
+        text = self._policy.render_alert(self._host, reason)
+        attempts: list[dict[str, Any]] = []
+        async with self._http() as client:
+            for backchannel in sorted(self._policy.backchannels, key=lambda b: b.priority):
+                channel = CHANNEL_NAMES.get(backchannel.kind)
+                if channel is None:
+                    continue  # local_log: the marker above
+                if await self._try(channel, client, text, attempts):
+                    return NotificationResult(channel, tuple(attempts))
+        log.error(
+            "alert not delivered on any backchannel",
+            extra={"fields": {"trigger": trigger, "attempts": len(attempts)}},
+        )
+        return NotificationResult(None, tuple(attempts))
+
+    async def _try(
+        self, channel: str, client: httpx.AsyncClient, text: str, attempts: list[dict[str, Any]]
+    ) -> bool:
+        """One channel's delivery, each of its requests recorded as attempt 1, 2, ..."""
+        sender = self._discord if channel == "discord" else self._signal
+        numbered = 0
+
+        def record(outcome: dict[str, Any]) -> None:
+            nonlocal numbered
+            numbered += 1
+            attempt = self._attempt(channel, numbered, outcome)
+            attempts.append(attempt)
+            self._append("notification", **attempt)
+            log.info(
+                f"{channel} attempt {numbered}: {attempt['outcome']}", extra={"fields": attempt}
+            )
+
+        if sender is None:
+            record(
+                {"request": None, "outcome": "failed", "status": None, "error": "not configured"}
+            )
+            return False
+        try:
+            return await sender.deliver(client, text, record)
+        except Exception as exc:
+            # A bug in one channel must not keep the alert from the next one.
+            record({"request": None, "outcome": "failed", "status": None, "error": _describe(exc)})
+            return False
+
+    def _attempt(self, channel: str, number: int, outcome: dict[str, Any]) -> dict[str, Any]:
+        """The log entry's fields for one request, with every secret redacted."""
+        attempt: dict[str, Any] = {
+            "channel": channel,
+            "outcome": outcome["outcome"],
+            "attempt": number,
+            "request": outcome.get("request"),
+            "status": outcome.get("status"),
+            "error": outcome.get("error"),
+        }
+        if "retry_after" in outcome:
+            attempt["retry_after"] = outcome["retry_after"]
+        if isinstance(attempt["error"], str):
+            attempt["error"] = redact(attempt["error"], self._secrets)
+        return attempt
+
+    def _append(self, kind: str, **fields: Any) -> None:
+        """Log locally; a full or failing disk keeps the entry pending and never stops the alert."""
+        try:
+            self._log.append(kind, **fields)
+        except EmergencyLogError as exc:
+            log.warning(
+                "emergency log entry kept pending",
+                extra={"fields": {"kind": kind, "error": redact(str(exc), self._secrets)}},
+            )
+
+    @contextlib.asynccontextmanager
+    async def _http(self) -> AsyncIterator[httpx.AsyncClient]:
+        """The caller's client, or one of our own for this alert only."""
+        if self._client is not None:
+            yield self._client
+            return
+        async with httpx.AsyncClient(timeout=self._timeout_seconds) as client:
+            yield client
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc) or 'no detail'}"
