@@ -57,7 +57,8 @@ def verify_chain(
             entry = dict(line)
         if not isinstance(entry, dict) or not {"seq", "prev", "hash"} <= set(entry):
             raise ChainError(f"{where}: line {number}: not a chained entry", number)
-        if entry["seq"] != len(entries):
+        # type() and not ==: true == 1 and 1.0 == 1, but the contract's seq is an integer.
+        if type(entry["seq"]) is not int or entry["seq"] != len(entries):
             raise ChainError(
                 f"{where}: line {number}: seq {entry['seq']!r}, expected {len(entries)} "
                 "(an entry was dropped, added or reordered)",
@@ -65,7 +66,15 @@ def verify_chain(
             )
         if entry["prev"] != previous_hash:
             raise ChainError(f"{where}: line {number}: prev does not match the line before", number)
-        if entry["hash"] != entry_hash(entry):
+        try:
+            expected = entry_hash(entry)
+        except UnicodeEncodeError:
+            # JSON admits lone surrogates ("\ud800") that UTF-8 cannot encode; no writer of
+            # ours produces one, so the line was tampered with.
+            raise ChainError(
+                f"{where}: line {number}: a string is not valid Unicode", number
+            ) from None
+        if entry["hash"] != expected:
             raise ChainError(f"{where}: line {number}: hash does not match its content", number)
         previous_hash = entry["hash"]
         entries.append(entry)

@@ -4,6 +4,7 @@
      ├── PolicyError              sop/: the policy file is missing, malformed or invalid
      ├── WireError                sop/: an inbox envelope is malformed, forged, stale or replayed
      ├── ChainError               sop/: an emergency log's hash chain is broken (names the line)
+     ├── EvidenceError            sop/: an evidence event is malformed (unknown kind, bad field)
      ├── ServiceConfigError       sut/: a service's environment or config file is wrong
      └── HarnessError             fixtures/: topology, fault, probe or CLI failure
 
@@ -35,6 +36,10 @@ class ChainError(SopdrillError):
     def __init__(self, message: str, line: int | None = None) -> None:
         super().__init__(message)
         self.line = line
+
+
+class EvidenceError(SopdrillError):
+    """An evidence event does not fit the schema of sop/events.py; it is never recorded."""
 
 
 class ServiceConfigError(SopdrillError):

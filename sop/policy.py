@@ -358,14 +358,25 @@ def _deployment(r: _Reader) -> Deployment:
     return value
 
 
+def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
+    """One line saying where the YAML broke and why (parser and reader errors differ)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        line, why = mark.line + 1, getattr(exc, "problem", None) or "syntax error"
+    elif isinstance(exc, yaml.reader.ReaderError):
+        line, why = text[: exc.position].count("\n") + 1, exc.reason
+    else:
+        line, why = None, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    at = f"line {line}: " if line is not None else ""
+    return f"{at}not valid YAML ({why})"
+
+
 def parse_policy(text: str, where: str = "policy") -> Policy:
     """Validate the YAML ``text`` of a policy; ``where`` names it in errors."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{where}:{at}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raise PolicyError(f"{where}: {_yaml_problem(text, exc)}") from exc
     top = _Reader(where, data)
     template = top.text("alert_template")
     if "{host}" not in template or "{reason}" not in template:

@@ -84,7 +84,15 @@ def verify_envelope(key: bytes, data: Any) -> Envelope:
         raise WireError("inbox: sent_at: a time zone is required", "malformed")
     sig = data["sig"]
     unsigned = {k: v for k, v in data.items() if k != "sig"}
-    if not isinstance(sig, str) or not hmac.compare_digest(sig, _signature(key, unsigned)):
+    # compare_digest raises TypeError on non-ASCII str; such a sig is simply wrong.
+    if not isinstance(sig, str) or not sig.isascii():
+        raise WireError("inbox: signature does not verify", "bad_signature")
+    try:
+        expected = _signature(key, unsigned)
+    except UnicodeEncodeError:
+        # JSON admits lone surrogates ("\ud800") that UTF-8 cannot encode: not a crash, a 400.
+        raise WireError("inbox: a string is not valid Unicode", "malformed") from None
+    if not hmac.compare_digest(sig, expected):
         raise WireError("inbox: signature does not verify", "bad_signature")
     return Envelope(data["kind"], data["dispatcher_id"], seq, sent_at, data["body"])
 
