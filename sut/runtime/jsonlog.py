@@ -53,6 +53,9 @@ def configure_logging(service: str, secrets: Iterable[str] = (), level: int = lo
     root.setLevel(level)
     # uvicorn's access log would duplicate ours and print query strings verbatim.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request at INFO: at time scale 60 that drowns the service's own events.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
