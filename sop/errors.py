@@ -8,6 +8,11 @@
      ├── ServiceConfigError       sut/: a service's environment or config file is wrong
      └── HarnessError             fixtures/: topology, fault, probe or CLI failure
 
+Rooms subclass the branch that is theirs, in their own modules: sut/dispatcher/errors.py
+(RequestRejected, LogConflict), sut/agent/emlog.py (EmergencyLogError, EmergencyLogFull),
+sut/agent/supervisor.py (SupervisorError), fixtures/errors.py (UsageError, WaitTimeout,
+TopologyError and its kinds), fixtures/proxy/errors.py (ToxiproxyApiError, ProxyServerError).
+
 Third-party errors are translated at the boundary with ``raise ... from exc``.
 """
 
