@@ -1,0 +1,255 @@
+"""A run's results as the report reads them: evidence.json's journal joined with junit.xml.
+
+The evidence journal (fixtures/evidence.py writes it) is the source of truth for each
+drill's status; JUnit XML is pytest's own account, read to cross-check it and to count
+tests that are not drills. Nothing here trusts either file blindly: a malformed input is
+an ``EvidenceUnreadable`` naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reports.errors import EvidenceUnreadable
+from sop.errors import EvidenceError
+from sop.events import Event
+
+#: The names and schema tag fixtures/evidence.py writes (reports never import fixtures).
+EVIDENCE_FILE = "evidence.json"
+EVIDENCE_SCHEMA = "sopdrill.evidence/1"
+JUNIT_FILE = "junit.xml"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """When OFFLINE was declared against the SOP window, as the drill recorded it."""
+
+    trigger: str | None
+    declared_sop_minutes: float | None
+    window_start_sop_minutes: float | None
+    window_end_sop_minutes: float | None
+    within_window: bool
+
+    def describe(self) -> str:
+        """One line for the report: declared instant against its window."""
+        if self.window_start_sop_minutes is None:
+            seen = (
+                "not declared"
+                if self.declared_sop_minutes is None
+                else f"declared at {self.declared_sop_minutes:.2f}"
+            )
+            return f"{seen} (must not be declared)"
+        seen = (
+            "never declared"
+            if self.declared_sop_minutes is None
+            else f"{self.declared_sop_minutes:.2f}"
+        )
+        window = f"{self.window_start_sop_minutes:.2f}–{self.window_end_sop_minutes or 0:.2f}"
+        return f"{seen} in window {window} SOP-min"
+
+
+@dataclass(frozen=True)
+class JunitCase:
+    """One ``<testcase>`` of junit.xml."""
+
+    classname: str
+    name: str
+    outcome: str  # passed, failed, error, skipped
+    message: str | None
+    time_s: float
+
+
+@dataclass(frozen=True)
+class DrillResult:
+    """One drill of the run: its journal entry, detection, JUnit case and timeline."""
+
+    nodeid: str
+    status: str
+    outcome: str | None
+    deviated: bool
+    duration_s: float
+    started_at: str
+    ended_at: str
+    reason: str | None
+    meta: Mapping[str, Any]
+    detection: Detection | None
+    junit: JunitCase | None
+    events: tuple[Event, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """The drill's test name (the last part of its node id)."""
+        return str(self.meta.get("name") or self.nodeid.rsplit("::", 1)[-1])
+
+    @property
+    def test_plan(self) -> tuple[int, ...]:
+        """The SOP section 6 steps this drill verifies (its ``test_plan`` marker)."""
+        return tuple(int(step) for step in self.meta.get("test_plan") or ())
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL, ABORTED, SKIPPED or INTERRUPTED, cross-checked with JUnit and the window."""
+        if self.status == "interrupted":
+            return "INTERRUPTED"
+        if self.status == "aborted":
+            return "SKIPPED" if self.outcome == "skipped" else "ABORTED"
+        junit_bad = self.junit is not None and self.junit.outcome in ("failed", "error")
+        window_missed = self.detection is not None and not self.detection.within_window
+        if self.status != "completed" or junit_bad or window_missed:
+            return "FAIL"
+        return "PASS"
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """Everything the report shows about one run."""
+
+    run: Mapping[str, Any]
+    drills: tuple[DrillResult, ...]
+    junit_cases: tuple[JunitCase, ...]
+    other_cases: tuple[JunitCase, ...]
+
+    @property
+    def all_passed(self) -> bool:
+        """True when at least one drill ran and every drill and test passed."""
+        others_ok = all(case.outcome == "passed" for case in self.other_cases)
+        return bool(self.drills) and others_ok and all(d.verdict == "PASS" for d in self.drills)
+
+
+def junit_address(nodeid: str) -> tuple[str, str]:
+    """(classname, name) pytest's junitxml gives ``nodeid`` (its mangle_test_address)."""
+    path, bracket, params = nodeid.partition("[")
+    names = path.split("::")
+    names[0] = re.sub(r"\.py$", "", names[0].replace("/", "."))
+    names[-1] += bracket + params
+    return ".".join(names[:-1]), names[-1]
+
+
+def read_evidence(out_dir: Path) -> dict[str, Any]:
+    """OUT/evidence.json as a checked object."""
+    source = Path(out_dir) / EVIDENCE_FILE
+    try:
+        document = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvidenceUnreadable(
+            f"{source}: missing; run the drills with `sopdrill run --out {out_dir}`"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EvidenceUnreadable(f"{source}: unreadable ({exc})") from None
+    if not isinstance(document, dict) or document.get("schema") != EVIDENCE_SCHEMA:
+        got = document.get("schema") if isinstance(document, dict) else type(document).__name__
+        raise EvidenceUnreadable(f"{source}: schema: expected {EVIDENCE_SCHEMA!r}, got {got!r}")
+    return document
+
+
+def read_junit(out_dir: Path) -> tuple[JunitCase, ...]:
+    """The test cases of OUT/junit.xml; none when the file is absent."""
+    source = Path(out_dir) / JUNIT_FILE
+    if not source.is_file():
+        return ()
+    try:
+        root = ElementTree.parse(source).getroot()
+    except ElementTree.ParseError as exc:
+        raise EvidenceUnreadable(f"{source}: not XML ({exc})") from None
+    cases = []
+    for case in root.iter("testcase"):
+        outcome, message = "passed", None
+        for tag in ("failure", "error", "skipped"):
+            found = case.find(tag)
+            if found is not None:
+                outcome = "failed" if tag == "failure" else tag
+                message = found.get("message")
+                break
+        cases.append(
+            JunitCase(
+                classname=case.get("classname", ""),
+                name=case.get("name", ""),
+                outcome=outcome,
+                message=message,
+                time_s=float(case.get("time") or 0.0),
+            )
+        )
+    return tuple(cases)
+
+
+def _detection(events: tuple[Event, ...]) -> Detection | None:
+    found = None
+    for event in events:
+        data = event.data
+        if event.kind == "state_change" and data.get("detection"):
+            # The last one counts: a drill may re-measure after a retry of its probe.
+            found = Detection(
+                trigger=data.get("trigger"),
+                declared_sop_minutes=data.get("declared_sop_minutes"),
+                window_start_sop_minutes=data.get("window_start_sop_minutes"),
+                window_end_sop_minutes=data.get("window_end_sop_minutes"),
+                within_window=bool(data.get("within_window")),
+            )
+    return found
+
+
+def load_results(out_dir: Path) -> RunResults:
+    """Read OUT/evidence.json and OUT/junit.xml into one ``RunResults``."""
+    document = read_evidence(out_dir)
+    try:
+        events = tuple(Event.from_dict(raw) for raw in document.get("events", []))
+    except EvidenceError as exc:
+        raise EvidenceUnreadable(f"{Path(out_dir) / EVIDENCE_FILE}: {exc}") from None
+    cases = read_junit(out_dir)
+    by_address = {(case.classname, case.name): case for case in cases}
+    drills = []
+    claimed = set()
+    for raw in document.get("journal", []):
+        try:
+            nodeid = str(raw["nodeid"])
+            address = junit_address(nodeid)
+            claimed.add(address)
+            own = tuple(e for e in events if e.data.get("drill") == nodeid)
+            drills.append(
+                DrillResult(
+                    nodeid=nodeid,
+                    status=str(raw["status"]),
+                    outcome=raw.get("outcome"),
+                    deviated=bool(raw["deviated"]),
+                    duration_s=float(raw["duration_s"]),
+                    started_at=str(raw["started_at"]),
+                    ended_at=str(raw["ended_at"]),
+                    reason=raw.get("reason"),
+                    meta=dict(raw.get("meta") or {}),
+                    detection=_detection(own),
+                    junit=by_address.get(address),
+                    events=own,
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EvidenceUnreadable(
+                f"{Path(out_dir) / EVIDENCE_FILE}: journal entry: malformed ({exc!r})"
+            ) from None
+    others = tuple(case for case in cases if (case.classname, case.name) not in claimed)
+    return RunResults(
+        run=dict(document.get("run") or {}),
+        drills=tuple(drills),
+        junit_cases=cases,
+        other_cases=others,
+    )
+
+
+__all__ = [
+    "EVIDENCE_FILE",
+    "EVIDENCE_SCHEMA",
+    "JUNIT_FILE",
+    "Detection",
+    "DrillResult",
+    "JunitCase",
+    "RunResults",
+    "junit_address",
+    "load_results",
+    "read_evidence",
+    "read_junit",
+]
