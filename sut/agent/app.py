@@ -1,0 +1,93 @@
+"""The agent's HTTP API (DESIGN.md): inbox, state, actions, health and metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from sut.agent.gate import ActionRequest
+from sut.agent.service import AgentService
+
+
+async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
+    try:
+        return json.loads(await request.body()), None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None, JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+
+
+def create_app(service: AgentService) -> Starlette:
+    """The Starlette app over one AgentService; the service's loops run in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    async def inbox(request: Request) -> Response:
+        data, error = await _json_body(request)
+        if error is not None:
+            return error
+        status, body = await service.receive(data)
+        return JSONResponse(body, status_code=status)
+
+    async def state(_: Request) -> Response:
+        return JSONResponse(service.state_view())
+
+    async def list_actions(_: Request) -> Response:
+        return JSONResponse(service.decisions)
+
+    async def request_action(request: Request) -> Response:
+        data, error = await _json_body(request)
+        if error is not None:
+            return error
+        if not isinstance(data, dict) or not all(
+            isinstance(data.get(k), str) and data.get(k) for k in ("action", "target")
+        ):
+            return JSONResponse({"error": "expected {action, target, params?, requested_by?}"}, 400)
+        params = data.get("params", {})
+        if not isinstance(params, dict):
+            return JSONResponse({"error": "params: expected an object"}, status_code=400)
+        who = str(data.get("requested_by") or "anonymous")
+        decision, result = await service.act(
+            ActionRequest(data["action"], data["target"], params, f"local:{who}")
+        )
+        return JSONResponse(
+            {**decision.to_log(), "result": result}, status_code=200 if decision.allowed else 403
+        )
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "mode": service.mode})
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(service.metrics_text(), media_type="text/plain; version=0.0.4")
+
+    async def notifications(_: Request) -> Response:
+        return JSONResponse(service.notifications)
+
+    async def incidents(_: Request) -> Response:
+        return JSONResponse(service.incidents)
+
+    return Starlette(
+        routes=[
+            Route("/v1/inbox", inbox, methods=["POST"]),
+            Route("/v1/state", state, methods=["GET"]),
+            Route("/v1/actions", list_actions, methods=["GET"]),
+            Route("/v1/actions", request_action, methods=["POST"]),
+            Route("/v1/notifications", notifications, methods=["GET"]),
+            Route("/v1/incidents", incidents, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

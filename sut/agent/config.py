@@ -1,0 +1,98 @@
+"""The agent's configuration, read once from the environment (docs/architecture.md "Agent")."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from sop.errors import PolicyError
+from sop.policy import Policy, load_policy
+from sop.timescale import TimeScale
+from sut.agent.notifier import ChannelConfig
+from sut.runtime.settings import Settings
+
+DEFAULT_EMERGENCY_LOG = "/var/log/openclaw/emergency.log"  # SOP 3.3
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything the agent needs; ``policy`` None means it fails closed (``policy_error``)."""
+
+    name: str
+    url: str | None
+    hostname: str
+    bind: str
+    port: int
+    dispatcher_url: str
+    hmac_key: bytes
+    channels: ChannelConfig
+    emergency_log: Path
+    log_dir: Path | None
+    protected_dirs: tuple[Path, ...]
+    supervisor_url: str | None
+    managed_services: tuple[str, ...]
+    ollama_url: str | None
+    dispatcher_pidfile: Path | None
+    process_scope: str | None
+    host_memory_bytes: int | None
+    scale: TimeScale
+    policy: Policy | None
+    policy_error: str | None
+    secrets: frozenset[str]
+
+    @property
+    def co_located(self) -> bool:
+        """SOP 2A.3 applies only when the dispatcher runs on this host."""
+        return self.dispatcher_pidfile is not None
+
+
+def load_config(settings: Settings | None = None) -> AgentConfig:
+    """Read the agent's environment; bad values raise ServiceConfigError, a bad policy fails closed."""
+    s = settings or Settings("agent")
+    policy: Policy | None
+    try:
+        policy = load_policy(s.optional("SOPDRILL_POLICY"))
+        policy_error = None
+    except PolicyError as exc:
+        policy, policy_error = None, str(exc)
+    bind, port = s.bind()
+    pidfile = s.optional("SOPDRILL_DISPATCHER_PIDFILE")
+    log_dir = s.optional("SOPDRILL_LOG_DIR")
+    memory = s.optional("SOPDRILL_HOST_MEMORY_BYTES")
+    channels = ChannelConfig(
+        discord_url=s.optional("SOPDRILL_DISCORD_URL"),
+        discord_token=s.secret("SOPDRILL_DISCORD_TOKEN")
+        if s.optional("SOPDRILL_DISCORD_TOKEN")
+        else None,
+        discord_recipient_id=s.optional("SOPDRILL_DISCORD_RECIPIENT_ID"),
+        signal_url=s.optional("SOPDRILL_SIGNAL_URL"),
+        signal_number=s.optional("SOPDRILL_SIGNAL_NUMBER"),
+        signal_recipient=s.optional("SOPDRILL_SIGNAL_RECIPIENT"),
+    )
+    supervisor_url = s.optional("SOPDRILL_SUPERVISOR_URL")
+    if supervisor_url:
+        s.secrets.add(supervisor_url)
+    return AgentConfig(
+        name=s.text("SOPDRILL_AGENT_NAME", "agent"),
+        url=s.optional("SOPDRILL_AGENT_URL"),
+        hostname=s.text("SOPDRILL_HOSTNAME", socket.gethostname()),
+        bind=bind,
+        port=port,
+        dispatcher_url=s.url("SOPDRILL_DISPATCHER_URL"),
+        hmac_key=s.secret("SOPDRILL_HMAC_KEY").encode(),
+        channels=channels,
+        emergency_log=s.path("SOPDRILL_EMERGENCY_LOG", DEFAULT_EMERGENCY_LOG),
+        log_dir=Path(log_dir) if log_dir else None,
+        protected_dirs=tuple(Path(p) for p in s.items("SOPDRILL_PROTECTED_DIRS")),
+        supervisor_url=supervisor_url,
+        managed_services=tuple(s.items("SOPDRILL_MANAGED_SERVICES")),
+        ollama_url=s.optional("SOPDRILL_OLLAMA_URL"),
+        dispatcher_pidfile=Path(pidfile) if pidfile else None,
+        process_scope=s.optional("SOPDRILL_PROCESS_SCOPE"),
+        host_memory_bytes=s.integer("SOPDRILL_HOST_MEMORY_BYTES") if memory else None,
+        scale=s.time_scale(),
+        policy=policy,
+        policy_error=policy_error,
+        secrets=frozenset(s.secrets),
+    )

@@ -1,0 +1,444 @@
+"""The Ops-Expert agent as a running service: loops that feed the detector and act on its verdicts.
+
+The decisions live in pure modules (detector, gate, remediation.plan); this module is the I/O
+around them: it probes the Dispatcher, receives the inbox, ticks the detector, alerts on
+OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
+incidents while online. Every decision and state change lands in the emergency log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Coroutine
+from typing import Any
+
+import httpx
+
+from sop.errors import WireError
+from sop.observations import ApiProbe, Heartbeat, Observation, ProcessCheck, RateLimitReport
+from sop.wire import ReplayGuard, verify_envelope
+from sut.agent.clock import SopClock
+from sut.agent.config import AgentConfig
+from sut.agent.detector import Detector, Transition
+from sut.agent.emlog import EmergencyLog, EmergencyLogError
+from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
+from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
+from sut.agent.incidents import distress_signal
+from sut.agent.notifier import Notifier
+from sut.agent.remediation import ExecutionError, ExecutionTargets, Executor, plan
+from sut.agent.resync import Resync
+from sut.agent.supervisor import Supervisor
+from sut.agent.watch import check_process, probe_api
+from sut.runtime.jsonlog import get_logger
+
+log = get_logger("sut.agent")
+
+# Until the first probe the agent has seen nothing; the detector starts "online" at minute 0.
+_START_MINUTE = 0.0
+
+
+class AgentService:
+    """Owns the agent's state and its background loops; the HTTP app is a thin view of it."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.clock = SopClock(config.scale)
+        self.policy = config.policy
+        self.log = EmergencyLog(config.emergency_log)
+        self.gate = ActionGate(config.policy, config.policy_error)
+        self.detector = (
+            Detector(config.policy, co_located=config.co_located, start=_START_MINUTE)
+            if config.policy
+            else None
+        )
+        self.guard = (
+            ReplayGuard(config.policy.deployment.max_envelope_age_minutes, config.scale)
+            if config.policy
+            else None
+        )
+        self.decisions: list[dict[str, Any]] = []
+        self.incidents: list[dict[str, Any]] = []
+        self.notifications: list[dict[str, Any]] = []
+        self.counters: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resync_task: asyncio.Task[Any] | None = None
+        self._refused_once: set[tuple[str, str, str]] = set()
+        self._reported: set[str] = set()
+        self._client: httpx.AsyncClient | None = None
+        self._facts: FactGatherer | None = None
+        self._executor: Executor | None = None
+        self._notifier: Notifier | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared HTTP client (created on start)."""
+        if self._client is None:
+            raise RuntimeError("agent service not started")
+        return self._client
+
+    async def start(self) -> None:
+        """Open the client, build the collaborators and start the loops."""
+        self._client = httpx.AsyncClient()
+        cfg = self.config
+        supervisor = Supervisor(cfg.supervisor_url) if cfg.supervisor_url else None
+        sampler = None
+        if self.policy is not None and cfg.process_scope:
+            sampler = ProcessSampler(
+                cfg.process_scope,
+                self.policy.green_list.kill_runaway,
+                host_memory_bytes(cfg.host_memory_bytes),
+            )
+        disk_path = cfg.log_dir or cfg.emergency_log.parent
+        self._facts = FactGatherer(
+            supervisor,
+            cfg.managed_services,
+            cfg.ollama_url,
+            disk_path,
+            sampler,
+            self._client,
+            self._probe_timeout_s(),
+        )
+        self._executor = Executor(
+            ExecutionTargets(supervisor, cfg.log_dir, cfg.protected_dirs, cfg.emergency_log)
+        )
+        if self.policy is None:
+            log.error(
+                "policy invalid: failing closed", extra={"fields": {"error": cfg.policy_error}}
+            )
+            self._record(
+                "note", message="policy invalid; every action refused", error=cfg.policy_error
+            )
+            return
+        self._spawn(self._register())
+        self._spawn(self._probe_loop())
+        self._spawn(self._tick_loop())
+        self._spawn(self._remediation_loop())
+
+    async def stop(self) -> None:
+        """Cancel every loop and close the client."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    # ---- helpers ---------------------------------------------------------------------
+    def _wall(self, minutes: float) -> float:
+        return self.clock.wall_seconds(minutes)
+
+    def _probe_timeout_s(self) -> float:
+        return self._wall(self.policy.deployment.api_probe_timeout_minutes) if self.policy else 5.0
+
+    def _record(self, kind: str, **fields: Any) -> None:
+        """Append to the emergency log; a full disk keeps the entry pending (nothing lost)."""
+        try:
+            self.log.append(kind, **fields)
+        except EmergencyLogError as exc:
+            self.counters["emergency_log_unwritable"] += 1
+            log.warning(
+                "emergency log unwritable; entry kept pending",
+                extra={"fields": {"kind": kind, "error": str(exc)}},
+            )
+
+    @property
+    def mode(self) -> str:
+        """The detector's mode (``online`` when failing closed without a policy)."""
+        return self.detector.state.mode if self.detector else "online"
+
+    # ---- the detector ------------------------------------------------------------------
+    def _observe(self, observation: Observation) -> None:
+        if self.detector is not None:
+            self._handle(self.detector.observe(observation))
+
+    def _handle(self, transition: Transition | None) -> None:
+        if transition is None:
+            return
+        self.counters[f"transition_{transition.to_mode}"] += 1
+        fields = {
+            "from": transition.from_mode,
+            "to": transition.to_mode,
+            "trigger": transition.trigger,
+            "reason": transition.reason,
+            "sop_minute": round(transition.at, 4),
+        }
+        log.info("mode changed", extra={"fields": fields})
+        emergency = {"offline", "recovering"}
+        if transition.to_mode in emergency or transition.from_mode in emergency:
+            self._record(
+                "state",
+                mode=transition.to_mode,
+                from_mode=transition.from_mode,
+                trigger=transition.trigger,
+                reason=transition.reason,
+            )
+        if transition.to_mode == "offline":
+            if self._resync_task is not None:
+                self._resync_task.cancel()
+                self._resync_task = None
+            if transition.from_mode != "recovering":
+                self._refused_once.clear()
+                self._spawn(self._alert(transition))
+        elif transition.to_mode == "recovering":
+            self._resync_task = self._spawn(self._resync())
+
+    async def _tick_loop(self) -> None:
+        assert self.detector is not None and self.policy is not None
+        interval = self._wall(self.policy.deployment.detector_tick_minutes)
+        while True:
+            self._handle(self.detector.tick(self.clock.now()))
+            await asyncio.sleep(interval)
+
+    async def _probe_loop(self) -> None:
+        assert self.policy is not None
+        interval = self._wall(self.policy.scenario_a.api_probe_interval_minutes)
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            outcome = await probe_api(
+                self.client, self.config.dispatcher_url, self._probe_timeout_s()
+            )
+            self.counters[f"probe_{outcome}"] += 1
+            now = self.clock.now()
+            self._observe(ApiProbe(now, outcome))
+            if self.config.dispatcher_pidfile is not None:
+                state = await asyncio.to_thread(check_process, self.config.dispatcher_pidfile)
+                self._observe(ProcessCheck(self.clock.now(), state))
+            # SOP 2A.2: attempts at fixed one-minute intervals, not drifting with probe latency.
+            next_at += interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+
+    # ---- inbox -------------------------------------------------------------------------
+    async def receive(self, data: Any) -> tuple[int, dict[str, Any]]:
+        """Handle one inbox envelope; a rejected one never touches the silence timer."""
+        if self.guard is None:
+            return 503, {"error": f"policy invalid; failing closed: {self.config.policy_error}"}
+        try:
+            envelope = verify_envelope(self.config.hmac_key, data)
+            self.guard.check(envelope)
+        except WireError as exc:
+            self.counters[f"inbox_rejected_{exc.reason}"] += 1
+            log.warning("inbox envelope rejected", extra={"fields": {"reason": exc.reason}})
+            status = {"bad_signature": 401, "replay": 409, "stale": 409}.get(exc.reason, 400)
+            return status, {"error": str(exc), "reason": exc.reason}
+        self.counters[f"inbox_accepted_{envelope.kind}"] += 1
+        now = self.clock.now()
+        self._observe(Heartbeat(now, True))  # SOP 2A.1: a valid heartbeat or task assignment
+        if envelope.kind == "heartbeat":
+            provider = envelope.body.get("provider")
+            if provider in ("ok", "rate_limited"):
+                self._observe(RateLimitReport(now, provider == "rate_limited"))
+            return 202, {"accepted": True, "mode": self.mode}
+        body = envelope.body
+        fields = (body.get("task_id"), body.get("action"), body.get("target"))
+        if not all(isinstance(f, str) and f for f in fields) or not isinstance(
+            body.get("params", {}), dict
+        ):
+            return 400, {
+                "error": "task: task_id, action and target must be strings, params an object"
+            }
+        request = ActionRequest(
+            body["action"], body["target"], body.get("params", {}), f"task:{body['task_id']}"
+        )
+        decision, result = await self.act(request)
+        return (200 if decision.allowed else 403), {**decision.to_log(), "result": result}
+
+    # ---- acting ------------------------------------------------------------------------
+    async def facts(self) -> HostFacts:
+        """The host as it is now."""
+        assert self._facts is not None
+        return await self._facts.gather(self.clock.now())
+
+    async def act(
+        self, request: ActionRequest, facts: HostFacts | None = None
+    ) -> tuple[Decision, dict[str, Any] | None]:
+        """Ask the gate, execute if allowed, log the decision either way (SOP 4)."""
+        facts = facts or await self.facts()
+        decision = self.gate.decide(request, self.mode, facts)  # type: ignore[arg-type]
+        entry = decision.to_log()
+        result: dict[str, Any] | None = None
+        if decision.allowed:
+            assert self._executor is not None
+            try:
+                result = await self._executor.execute(request, facts)
+                entry["result"] = result
+            except Exception as exc:  # the failure is evidence, not a crash of the agent
+                entry["decision"] = "failed"
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+        key = (request.action, request.target, decision.reason)
+        if decision.allowed or request.source != "autonomous" or key not in self._refused_once:
+            if not decision.allowed and request.source == "autonomous":
+                self._refused_once.add(key)
+            entry.pop("kind", None)
+            self._record("decision", **entry)
+            self.decisions.append({"at": self.clock.iso(self.clock.now()), **entry})
+            self.counters[f"action_{entry['decision']}"] += 1
+        return decision, result
+
+    async def _remediation_loop(self) -> None:
+        assert self.policy is not None
+        interval = self._wall(self.policy.deployment.remediation_interval_minutes)
+        while True:
+            facts = await self.facts()
+            if self.mode == "offline":
+                for request in plan(facts, self.policy):
+                    if self.mode != "offline":
+                        break  # SOP 5.1: stop at once when the dispatcher is back
+                    await self.act(request, facts)
+            elif self.mode in ("online", "suspect"):
+                await self._report_incidents(facts)
+            await asyncio.sleep(interval)
+
+    async def _report_incidents(self, facts: HostFacts) -> None:
+        """While online, report a failed service once per outage and wait for a task."""
+        assert self.policy is not None
+        for name, state in facts.service_states.items():
+            if state == "running":
+                self._reported.discard(name)
+                continue
+            if name in self._reported:
+                continue
+            signal = distress_signal(
+                self.config.name,
+                name,
+                f"{name} is {state}",
+                last_success=None,
+                attempts=1,
+                escalation_wall_s=self._wall(self.policy.rto.ollama_minutes),
+            )
+            try:
+                response = await self.client.post(
+                    f"{self.config.dispatcher_url}/v1/incidents",
+                    json=signal,
+                    timeout=self._probe_timeout_s(),
+                )
+                delivered = response.status_code in (200, 201)
+            except httpx.HTTPError:
+                delivered = False
+            if delivered:
+                self._reported.add(name)
+                self.incidents.append(signal)
+
+    # ---- SOP 3 and SOP 5 -------------------------------------------------------------------
+    async def _alert(self, transition: Transition) -> None:
+        assert self.policy is not None
+        if self._notifier is None:
+            # One notifier for the agent's life: it caches the Discord DM channel id.
+            self._notifier = Notifier(
+                self.policy, self.config.channels, self.log, self.config.hostname, client=self.client
+            )
+        result = await self._notifier.alert(transition.trigger or "unknown", transition.reason)
+        self.notifications.append(
+            {"delivered_via": result.delivered_via, "attempts": list(result.attempts)}
+        )
+
+    async def _register(self) -> None:
+        """Tell the dispatcher where this agent's inbox is; retried until it answers."""
+        if not self.config.url or self.policy is None:
+            return
+        interval = self._wall(self.policy.deployment.upload_retry_interval_minutes)
+        while True:
+            try:
+                response = await self.client.post(
+                    f"{self.config.dispatcher_url}/v1/agents",
+                    json={"name": self.config.name, "url": self.config.url},
+                    timeout=self._probe_timeout_s(),
+                )
+                if response.status_code in (200, 201):
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(interval)
+
+    async def _resync(self) -> None:
+        assert self.policy is not None and self.detector is not None
+        deployment = self.policy.deployment
+        resync = Resync(
+            self.client,
+            self.config.dispatcher_url,
+            self.config.name,
+            self.log,
+            retry_s=self._wall(deployment.upload_retry_interval_minutes),
+            timeout_s=self._probe_timeout_s(),
+            sleep=asyncio.sleep,
+        )
+        self._record("resync", step="stop_autonomous_actions", outcome="done")  # SOP 5.1
+        await self._register()
+        acknowledged = await resync.upload()  # SOP 5.2
+        self._record(
+            "resync", step="upload_emergency_log", outcome="acknowledged", through=acknowledged
+        )
+        check = await resync.integrity_check()  # SOP 5.3
+        self._record(
+            "resync",
+            step="request_integrity_check",
+            outcome=check.get("status"),
+            entries=check.get("entries"),
+            head=check.get("head"),
+        )
+        self._record(
+            "state", mode="online", from_mode="recovering", trigger=None, reason="re-sync complete"
+        )
+        await resync.upload()  # the dispatcher ends with the whole log, entry for entry
+        self._resync_task = None
+        transition = self.detector.resynced(self.clock.now())
+        self.counters[f"transition_{transition.to_mode}"] += 1
+        log.info("re-sync complete", extra={"fields": {"acknowledged_through": acknowledged}})
+
+    # ---- views -------------------------------------------------------------------------
+    def state_view(self) -> dict[str, Any]:
+        """``GET /v1/state``: the contract of DESIGN.md plus the detector's counters."""
+        if self.detector is None:
+            return {
+                "mode": "online",
+                "since": self.clock.iso(0.0),
+                "trigger": None,
+                "detected_at": None,
+                "policy_valid": False,
+                "policy_error": self.config.policy_error,
+            }
+        state = self.detector.state
+        return {
+            "mode": state.mode,
+            "since": self.clock.iso(state.since),
+            "trigger": state.trigger,
+            "detected_at": self.clock.iso(state.detected_at),
+            "policy_valid": True,
+            "consecutive_api_failures": state.consecutive_api_failures,
+            "last_heartbeat_at": self.clock.iso(state.last_heartbeat_at),
+            "rate_limited_since": self.clock.iso(state.rate_limited_since),
+            "sop_minute": round(self.clock.now(), 4),
+            "resyncing": self._resync_task is not None,
+        }
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition of the agent's counters and mode."""
+        lines = [
+            "# HELP sopdrill_agent_mode Current detector mode (1 for the active one).",
+            "# TYPE sopdrill_agent_mode gauge",
+        ]
+        for mode in ("online", "suspect", "offline", "recovering"):
+            lines.append(f'sopdrill_agent_mode{{mode="{mode}"}} {1 if self.mode == mode else 0}')
+        lines += [
+            "# HELP sopdrill_agent_events_total Agent events by kind.",
+            "# TYPE sopdrill_agent_events_total counter",
+        ]
+        for key, value in sorted(self.counters.items()):
+            lines.append(f'sopdrill_agent_events_total{{event="{key}"}} {value}')
+        lines.append(f"sopdrill_agent_emergency_log_pending {len(self.log.pending())}")
+        return "\n".join(lines) + "\n"
