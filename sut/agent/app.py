@@ -19,7 +19,9 @@ from sut.agent.service import AgentService
 async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
     try:
         return json.loads(await request.body()), None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError covers bad JSON, bad UTF-8 and integers past Python's digit limit;
+        # RecursionError is nesting deeper than the parser goes. A bad body is a 400, never a 500.
         return None, JSONResponse({"error": "body is not valid JSON"}, status_code=400)
 
 

@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from sop.errors import PolicyError
+from sop.errors import PolicyError, ServiceConfigError
 from sop.policy import Policy, load_policy
 from sop.timescale import TimeScale
 from sut.agent.notifier import ChannelConfig
@@ -47,8 +47,16 @@ class AgentConfig:
         return self.dispatcher_pidfile is not None
 
 
+def _valid_scope(scope: str) -> bool:
+    """``all``, or ``env:NAME=VALUE`` with a non-empty name (the forms ProcessSampler knows)."""
+    if scope == "all":
+        return True
+    name, equals, _ = scope.removeprefix("env:").partition("=")
+    return scope.startswith("env:") and bool(name) and bool(equals)
+
+
 def load_config(settings: Settings | None = None) -> AgentConfig:
-    """Read the agent's environment; bad values raise ServiceConfigError, a bad policy fails closed."""
+    """Read the agent's environment; a bad value raises, a bad policy fails closed."""
     s = settings or Settings("agent")
     policy: Policy | None
     try:
@@ -59,7 +67,22 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
     bind, port = s.bind()
     pidfile = s.optional("SOPDRILL_DISPATCHER_PIDFILE")
     log_dir = s.optional("SOPDRILL_LOG_DIR")
-    memory = s.optional("SOPDRILL_HOST_MEMORY_BYTES")
+    memory = (
+        s.integer("SOPDRILL_HOST_MEMORY_BYTES")
+        if s.optional("SOPDRILL_HOST_MEMORY_BYTES")
+        else None
+    )
+    if memory is not None and memory <= 0:
+        # SOP 4's 80 % RAM rule of a host with no memory would never (or always) fire.
+        raise ServiceConfigError(
+            f"agent: SOPDRILL_HOST_MEMORY_BYTES: expected a positive integer, got {memory!r}"
+        )
+    scope = s.optional("SOPDRILL_PROCESS_SCOPE")
+    if scope is not None and not _valid_scope(scope):
+        # A mistyped scope would silently leave no process in scope: no runaway ever killed.
+        raise ServiceConfigError(
+            f"agent: SOPDRILL_PROCESS_SCOPE: expected 'all' or 'env:NAME=VALUE', got {scope!r}"
+        )
     channels = ChannelConfig(
         discord_url=s.optional("SOPDRILL_DISCORD_URL"),
         discord_token=s.secret("SOPDRILL_DISCORD_TOKEN")
@@ -89,8 +112,8 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         managed_services=tuple(s.items("SOPDRILL_MANAGED_SERVICES")),
         ollama_url=s.optional("SOPDRILL_OLLAMA_URL"),
         dispatcher_pidfile=Path(pidfile) if pidfile else None,
-        process_scope=s.optional("SOPDRILL_PROCESS_SCOPE"),
-        host_memory_bytes=s.integer("SOPDRILL_HOST_MEMORY_BYTES") if memory else None,
+        process_scope=scope,
+        host_memory_bytes=memory,
         scale=s.time_scale(),
         policy=policy,
         policy_error=policy_error,

@@ -119,7 +119,18 @@ class Detector:
                 early = self._declare(at, onset[1])
         self._now = at
         self._fold(obs)
-        return early if early is not None else self._evaluate(at, after=at)
+        if early is not None:
+            return early
+        transition = self._evaluate(at, after=at)
+        if (
+            transition is not None
+            and transition.to_mode == "offline"
+            and isinstance(obs, Heartbeat)
+        ):
+            # The heartbeat that arrives as a threshold falls is an answer too: once no
+            # scenario holds any more, it moves the agent on (as a later one would).
+            self._recovery = f"valid heartbeat at {obs.at:g}"
+        return transition
 
     def tick(self, now: float) -> Transition | None:
         """Evaluate time-based conditions (silence, rate-limit duration) at SOP minute ``now``."""

@@ -25,7 +25,7 @@ def disk_usage_percent(path: Path) -> float | None:
 
 
 def host_memory_bytes(configured: int | None) -> int:
-    """The RAM the 80 % of SOP 4 is taken of: configured, else the cgroup limit, else the machine."""
+    """RAM the SOP 4 80 % is taken of: configured, else the cgroup limit, else the machine."""
     if configured:
         return configured
     try:
@@ -70,7 +70,7 @@ class ProcessSampler:
         if self._env_pair is None:
             return False
         try:
-            return process.environ().get(self._env_pair[0]) == self._env_pair[1]
+            return bool(process.environ().get(self._env_pair[0]) == self._env_pair[1])
         except (psutil.Error, OSError):
             return False
 
@@ -155,7 +155,8 @@ class FactGatherer:
             try:
                 all_states = await self.supervisor.states()
             except SupervisorError:
-                all_states = {}
+                # Unknown is not down: no restart and no incident on a guess (fail closed).
+                return {}
             states = {name: all_states.get(name, "down") for name in self.managed}
         if "ollama" in states and states["ollama"] == "running" and not await self.ollama_healthy():
             states["ollama"] = "degraded"

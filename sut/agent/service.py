@@ -17,7 +17,14 @@ from typing import Any
 import httpx
 
 from sop.errors import WireError
-from sop.observations import ApiProbe, Heartbeat, Observation, ProcessCheck, RateLimitReport
+from sop.observations import (
+    ApiProbe,
+    Heartbeat,
+    Mode,
+    Observation,
+    ProcessCheck,
+    RateLimitReport,
+)
 from sop.wire import ReplayGuard, verify_envelope
 from sut.agent.clock import SopClock
 from sut.agent.config import AgentConfig
@@ -27,7 +34,7 @@ from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.incidents import distress_signal
 from sut.agent.notifier import Notifier
-from sut.agent.remediation import ExecutionError, ExecutionTargets, Executor, plan
+from sut.agent.remediation import ExecutionTargets, Executor, plan
 from sut.agent.resync import Resync
 from sut.agent.supervisor import Supervisor
 from sut.agent.watch import check_process, probe_api
@@ -157,7 +164,7 @@ class AgentService:
             )
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """The detector's mode (``online`` when failing closed without a policy)."""
         return self.detector.state.mode if self.detector else "online"
 
@@ -198,7 +205,8 @@ class AgentService:
             self._resync_task = self._spawn(self._resync())
 
     async def _tick_loop(self) -> None:
-        assert self.detector is not None and self.policy is not None
+        assert self.detector is not None
+        assert self.policy is not None
         interval = self._wall(self.policy.deployment.detector_tick_minutes)
         while True:
             self._handle(self.detector.tick(self.clock.now()))
@@ -229,7 +237,11 @@ class AgentService:
         if self.guard is None:
             return 503, {"error": f"policy invalid; failing closed: {self.config.policy_error}"}
         try:
-            envelope = verify_envelope(self.config.hmac_key, data)
+            try:
+                envelope = verify_envelope(self.config.hmac_key, data)
+            except RecursionError:
+                # Parsed, yet too deep to re-encode for the signature check: malformed, not a 500.
+                raise WireError("inbox: envelope nested too deeply", "malformed") from None
             self.guard.check(envelope)
         except WireError as exc:
             self.counters[f"inbox_rejected_{exc.reason}"] += 1
@@ -269,7 +281,7 @@ class AgentService:
     ) -> tuple[Decision, dict[str, Any] | None]:
         """Ask the gate, execute if allowed, log the decision either way (SOP 4)."""
         facts = facts or await self.facts()
-        decision = self.gate.decide(request, self.mode, facts)  # type: ignore[arg-type]
+        decision = self.gate.decide(request, self.mode, facts)
         entry = decision.to_log()
         result: dict[str, Any] | None = None
         if decision.allowed:
@@ -340,7 +352,11 @@ class AgentService:
         if self._notifier is None:
             # One notifier for the agent's life: it caches the Discord DM channel id.
             self._notifier = Notifier(
-                self.policy, self.config.channels, self.log, self.config.hostname, client=self.client
+                self.policy,
+                self.config.channels,
+                self.log,
+                self.config.hostname,
+                client=self.client,
             )
         result = await self._notifier.alert(transition.trigger or "unknown", transition.reason)
         self.notifications.append(
@@ -366,7 +382,8 @@ class AgentService:
             await asyncio.sleep(interval)
 
     async def _resync(self) -> None:
-        assert self.policy is not None and self.detector is not None
+        assert self.policy is not None
+        assert self.detector is not None
         deployment = self.policy.deployment
         resync = Resync(
             self.client,

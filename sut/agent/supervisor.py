@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import xmlrpc.client
 from typing import Any
 
@@ -16,14 +18,29 @@ class SupervisorError(SopdrillError):
     """supervisord could not be reached or refused a call (the URL is never in the message)."""
 
 
+class _TimeoutTransport(xmlrpc.client.Transport):
+    """xmlrpc's transport with a socket timeout: a hung supervisord must not hang the agent."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self._timeout_s = timeout_s
+
+    def make_connection(self, host: Any) -> http.client.HTTPConnection:
+        connection = super().make_connection(host)
+        connection.timeout = self._timeout_s
+        return connection
+
+
 class Supervisor:
     """Talks to one supervisord over XML-RPC, off the event loop."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeout_s: float = 10.0) -> None:
         self._url = url
+        self._timeout_s = timeout_s
 
     def _call(self, method: str, *args: Any) -> Any:
-        proxy = xmlrpc.client.ServerProxy(self._url, allow_none=True)
+        transport = _TimeoutTransport(self._timeout_s)
+        proxy = xmlrpc.client.ServerProxy(self._url, transport=transport, allow_none=True)
         try:
             return getattr(proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
@@ -49,8 +66,7 @@ class Supervisor:
 
     async def restart(self, name: str) -> None:
         """Stop (if running) and start ``name``: the fix for a degraded service."""
-        try:
+        # Already stopped is fine: starting is what matters.
+        with contextlib.suppress(SupervisorError):
             await asyncio.to_thread(self._call, "stopProcess", name, True)
-        except SupervisorError:
-            pass  # already stopped is fine: starting is what matters
         await self.start(name)

@@ -15,6 +15,6 @@ def serve(app: Starlette, host: str, port: int) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=0.5,  # keep-alive clients must not hold a stop for seconds
+        timeout_graceful_shutdown=1,  # keep-alive clients must not hold a stop for seconds
     )
     uvicorn.Server(config).run()

@@ -1,0 +1,543 @@
+"""The agent as a service over real HTTP: offline, re-sync with a fake dispatcher, actions.
+
+A fake dispatcher (Starlette under uvicorn) records what the agent sends it. The agent runs its
+own loops at a high time scale, so the SOP's 15 silent minutes pass in 1.5 wall seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from xmlrpc.server import SimpleXMLRPCServer
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sop.chain import verify_chain
+from sop.policy import load_policy
+from sop.timescale import TimeScale
+from sop.wire import sign_envelope
+from sut.agent.app import create_app
+from sut.agent.config import AgentConfig, load_config
+from sut.agent.notifier import ChannelConfig
+from sut.agent.service import AgentService
+from sut.dispatcher.errors import RequestRejected
+from sut.dispatcher.incidents import validate_distress_signal
+from sut.runtime.settings import Settings
+
+KEY = b"service-test-key-0c7e19"
+POLICY = load_policy()
+#: 600 SOP seconds per wall second: silence 15 min -> 1.5 s, probe every 0.1 s.
+FAST = TimeScale(600)
+STARTUP_TIMEOUT_S = 5.0
+#: The silence threshold plus the three probes, at FAST, with room for a loaded machine.
+OFFLINE_WITHIN_S = FAST.wall_seconds(POLICY.scenario_a.silence_minutes) + 8.0
+WAIT_S = 8.0
+AGENT_URL = "http://127.0.0.1:9/ops"  # where the agent says its inbox is; never called here
+CRITICAL_PATCH = {"cvss": 9.8, "active_exploit": True}
+
+
+class ThreadedServer:
+    """One ASGI app under uvicorn (lifespan on) in a daemon thread, on a pre-bound socket."""
+
+    def __init__(self, app: Starlette) -> None:
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+        # and without it every keep-alive answer waits out a 40 ms delayed ACK.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            ws="none",
+            lifespan="on",
+            timeout_graceful_shutdown=0.5,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()
+        return f"http://{host}:{port}"
+
+    def start(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.server.started:
+            assert self.thread.is_alive(), "uvicorn died while starting"
+            assert time.monotonic() < deadline, f"uvicorn did not start on {self.url}"
+            time.sleep(0.005)
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(STARTUP_TIMEOUT_S)
+        self.sock.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Starlette], httpx.Client]]:
+    """Serve apps for one test; each comes back as a client on its base URL."""
+    servers: list[ThreadedServer] = []
+    clients: list[httpx.Client] = []
+
+    def start(app: Starlette) -> httpx.Client:
+        server = ThreadedServer(app)
+        servers.append(server)
+        client = httpx.Client(base_url=server.start(), timeout=5.0, trust_env=False)
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+    for server in reversed(servers):  # the agent first: its loops talk to the dispatcher
+        server.server.should_exit = True
+    for server in reversed(servers):
+        server.stop()
+
+
+def wait_for(observe: Callable[[], Any], describe: str, timeout_s: float = WAIT_S) -> Any:
+    """Poll ``observe`` until it returns something truthy; fail saying what was awaited."""
+    deadline = time.monotonic() + timeout_s
+    seen: Any = None
+    while time.monotonic() < deadline:
+        seen = observe()
+        if seen:
+            return seen
+        time.sleep(0.01)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {describe}; last saw {seen!r}")
+
+
+class FakeDispatcher:
+    """Just enough dispatcher: status by ``mode``, log upload (first one fails), integrity check."""
+
+    def __init__(self) -> None:
+        self.mode = "down"  # down: /v1/status answers 503 (SOP 2A.2 server error); ok: 200
+        self.fail_uploads = 1  # answer this many uploads with 503 before accepting
+        self.short_acks = 1  # then store all but the newest entry this many times (partial ack)
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, Any, int]] = []  # (path, body, status answered)
+        self.stored: dict[int, dict[str, Any]] = {}
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/status", self.status, methods=["GET"]),
+                Route("/v1/emergency-log", self.upload, methods=["POST"]),
+                Route("/v1/integrity-check", self.integrity, methods=["POST"]),
+                Route("/v1/agents", self.register, methods=["POST"]),
+                Route("/v1/incidents", self.incident, methods=["POST"]),
+            ]
+        )
+
+    def record(self, path: str, body: Any, status: int) -> None:
+        with self.lock:
+            self.calls.append((path, body, status))
+
+    def called(self, path: str) -> list[tuple[Any, int]]:
+        with self.lock:
+            return [(body, status) for p, body, status in self.calls if p == path]
+
+    async def status(self, _: Request) -> Response:
+        if self.mode == "down":
+            return JSONResponse({"error": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "provider": "ok"})
+
+    async def upload(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            failing = self.fail_uploads > 0
+            self.fail_uploads -= 1
+        if failing:
+            self.record("/v1/emergency-log", body, 503)
+            return JSONResponse({"error": "unavailable"}, status_code=503)
+        with self.lock:
+            entries = body["entries"]
+            if self.short_acks > 0 and entries:
+                self.short_acks -= 1
+                entries = entries[:-1]  # as if the newest entry was lost on the way
+            for entry in entries:
+                self.stored[entry["seq"]] = entry
+            through = max(self.stored, default=-1)
+        self.record("/v1/emergency-log", {**body, "acknowledged_through": through}, 200)
+        return JSONResponse({"acknowledged_through": through})
+
+    async def integrity(self, request: Request) -> Response:
+        body = await request.json()
+        with self.lock:
+            entries = [self.stored[seq] for seq in sorted(self.stored)]
+        lines = [json.dumps(entry) for entry in entries]
+        verified = verify_chain(lines, where="fake dispatcher")
+        self.record("/v1/integrity-check", body, 200)
+        head = verified[-1]["hash"] if verified else None
+        return JSONResponse(
+            {"agent": body["agent"], "status": "ok", "entries": len(verified), "head": head}
+        )
+
+    async def register(self, request: Request) -> Response:
+        self.record(request.url.path, await request.json(), 201)
+        return JSONResponse({"ok": True}, status_code=201)
+
+    async def incident(self, request: Request) -> Response:
+        body = await request.json()
+        try:
+            validate_distress_signal(body)  # the real dispatcher's check of the format
+        except RequestRejected as exc:
+            self.record("/v1/incidents", body, 422)
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        self.record("/v1/incidents", body, 201)
+        return JSONResponse({"id": "inc-1"}, status_code=201)
+
+
+class FakeSupervisord:
+    """supervisord's ``getAllProcessInfo`` over XML-RPC, with program states set by the test."""
+
+    def __init__(self, states: dict[str, str]) -> None:
+        self.states = states
+        self.polls = 0
+        self.server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
+        self.server.register_function(self.all_info, "supervisor.getAllProcessInfo")
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def all_info(self) -> list[dict[str, Any]]:
+        self.polls += 1
+        return [{"name": name, "statename": state} for name, state in self.states.items()]
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/RPC2"
+
+    def __enter__(self) -> FakeSupervisord:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(STARTUP_TIMEOUT_S)
+
+
+def agent_config(tmp_path: Path, dispatcher_url: str, **changes: Any) -> AgentConfig:
+    config = AgentConfig(
+        name="ops",
+        url=AGENT_URL,
+        hostname="ops-test",
+        bind="127.0.0.1",
+        port=0,
+        dispatcher_url=dispatcher_url,
+        hmac_key=KEY,
+        channels=ChannelConfig(None, None, None, None, None, None),
+        emergency_log=tmp_path / "openclaw" / "emergency.log",
+        log_dir=None,
+        protected_dirs=(),
+        supervisor_url=None,
+        managed_services=(),
+        ollama_url=None,
+        dispatcher_pidfile=None,
+        process_scope=None,
+        host_memory_bytes=None,
+        scale=FAST,
+        policy=POLICY,
+        policy_error=None,
+        secrets=frozenset({KEY.decode()}),
+    )
+    return replace(config, **changes)
+
+
+def closed_url() -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def on_disk(path: Path) -> list[dict[str, Any]]:
+    return verify_chain(path.read_text().split("\n"), where=str(path))
+
+
+def act(agent: httpx.Client, action: str, target: str, **params: Any) -> httpx.Response:
+    body = {"action": action, "target": target, "params": params, "requested_by": "tester"}
+    return agent.post("/v1/actions", json=body)
+
+
+# ---- offline and back: the re-sync of SOP 5 ---------------------------------------------------
+
+
+def test_offline_then_recovery_uploads_the_whole_log_and_requests_an_integrity_check(
+    serve, tmp_path
+):
+    dispatcher = FakeDispatcher()
+    dispatcher_url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    config = agent_config(tmp_path, dispatcher_url)
+    service = AgentService(config)
+    agent = serve(create_app(service))
+
+    # The agent tells the dispatcher where its inbox is.
+    wait_for(lambda: dispatcher.called("/v1/agents"), "the agent's registration")
+    assert dispatcher.called("/v1/agents")[0][0] == {"name": "ops", "url": AGENT_URL}
+
+    # SOP 2A: the status endpoint fails and no heartbeat comes: OFFLINE once silence is over.
+    state = wait_for(
+        lambda: (s := agent.get("/v1/state").json())["mode"] == "offline" and s,
+        "OFFLINE (scenario A)",
+        OFFLINE_WITHIN_S,
+    )
+    assert state["trigger"] == "scenario_a"
+    assert state["detected_at"] is not None
+    assert state["consecutive_api_failures"] >= POLICY.scenario_a.api_failures
+    # SOP 3.3: the marker line is on disk.
+    wait_for(
+        lambda: [e for e in on_disk(config.emergency_log) if e["kind"] == "marker"],
+        "the SOP 3.3 marker in the emergency log",
+    )
+    # While offline: a green action with its precondition met runs, a red one never does.
+    assert act(agent, "security_patch", "CVE-2026-1111", **CRITICAL_PATCH).status_code == 200
+    assert act(agent, "delete_data", "/srv/data").status_code == 403
+    assert not dispatcher.called("/v1/emergency-log")  # nothing is uploaded while offline
+
+    # The dispatcher answers again: the next probe is ok, the agent recovers and re-syncs.
+    dispatcher.mode = "ok"
+    wait_for(lambda: agent.get("/v1/state").json()["mode"] != "offline", "recovery to begin")
+    seqs = iter(range(time.time_ns(), time.time_ns() + 10**6))
+
+    def online_after_resync() -> dict[str, Any] | None:
+        # A live dispatcher also beats (SOP 2A.1); without beats "online" decays to "suspect".
+        beat = sign_envelope(KEY, "heartbeat", {"status": "ok", "provider": "ok"}, next(seqs), "d")
+        assert agent.post("/v1/inbox", json=beat).status_code == 202
+        state = agent.get("/v1/state").json()
+        return state if state["mode"] == "online" and not state["resyncing"] else None
+
+    wait_for(online_after_resync, "re-sync to finish and the agent to be online")
+
+    entries = service.log.entries()
+    assert entries == on_disk(config.emergency_log)
+    uploads = dispatcher.called("/v1/emergency-log")
+    assert uploads[0][1] == 503  # the first upload failed ...
+    assert [status for _, status in uploads[1:]] == [200] * (len(uploads) - 1)  # ... then retried
+    # SOP 5.2: "until acknowledged": a partial acknowledgement is followed by another upload.
+    partial = uploads[1][0]
+    assert partial["acknowledged_through"] < partial["entries"][-1]["seq"]
+    assert uploads[2][0]["acknowledged_through"] == uploads[2][0]["entries"][-1]["seq"]
+    # The last upload carries the whole log, entry for entry, and the dispatcher holds it all.
+    last = uploads[-1][0]
+    assert last == {"agent": "ops", "entries": entries, "acknowledged_through": entries[-1]["seq"]}
+    assert [dispatcher.stored[seq] for seq in sorted(dispatcher.stored)] == entries
+    # SOP 5.3: an integrity check was requested, after an acknowledged upload.
+    checks = dispatcher.called("/v1/integrity-check")
+    assert [body for body, _ in checks] == [{"agent": "ops"}]
+    calls = list(dispatcher.calls)
+    fully_acknowledged = next(
+        i
+        for i, (path, body, status) in enumerate(calls)
+        if path == "/v1/emergency-log"
+        and status == 200
+        and body["acknowledged_through"] == body["entries"][-1]["seq"]
+    )
+    checked = next(i for i, (path, _, _) in enumerate(calls) if path == "/v1/integrity-check")
+    assert fully_acknowledged < checked
+
+    # The log tells the story in the SOP's order.
+    steps = [e["step"] for e in entries if e["kind"] == "resync"]
+    assert steps == ["stop_autonomous_actions", "upload_emergency_log", "request_integrity_check"]
+    modes = [e["mode"] for e in entries if e["kind"] == "state"]
+    assert modes == ["offline", "recovering", "online"]
+    check = next(e for e in entries if e.get("step") == "request_integrity_check")
+    assert check["outcome"] == "ok"
+    # (The agent's own remediation may add decisions when this machine's disk is above 90 %.)
+    decisions = [
+        (e["action"], e["decision"])
+        for e in entries
+        if e["kind"] == "decision" and e["source"] == "local:tester"
+    ]
+    assert decisions == [("security_patch", "executed"), ("delete_data", "refused")]
+
+    # Back online, local requests are refused again: the Dispatcher mediates (SOP 4).
+    assert act(agent, "security_patch", "CVE-2026-2222", **CRITICAL_PATCH).status_code == 403
+
+
+# ---- the action API ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def online_agent(serve, tmp_path) -> tuple[httpx.Client, AgentService]:
+    """An agent at real time whose dispatcher is a closed port: never offline in a test's life."""
+    service = AgentService(agent_config(tmp_path, closed_url(), url=None, scale=TimeScale(1)))
+    return serve(create_app(service)), service
+
+
+def test_a_red_list_action_is_refused_and_logged(online_agent):
+    agent, service = online_agent
+    response = act(agent, "delete_data", "/srv/backups")
+
+    assert response.status_code == 403
+    verdict = response.json()
+    assert verdict["decision"] == "refused"
+    assert "red list" in verdict["reason"]
+    logged = [e for e in on_disk(service.config.emergency_log) if e["kind"] == "decision"]
+    assert len(logged) == 1
+    assert logged[0]["action"] == "delete_data"
+    assert logged[0]["target"] == "/srv/backups"
+    assert logged[0]["decision"] == "refused"
+    assert logged[0]["source"] == "local:tester"
+    listed = agent.get("/v1/actions").json()
+    assert [(d["action"], d["decision"]) for d in listed] == [("delete_data", "refused")]
+
+
+def test_while_online_a_green_action_runs_only_as_a_dispatcher_task(online_agent):
+    agent, service = online_agent
+    assert agent.get("/v1/state").json()["mode"] in ("online", "suspect")
+
+    local = act(agent, "security_patch", "CVE-2026-3333", **CRITICAL_PATCH)
+    assert local.status_code == 403
+    assert "only while it is offline" in local.json()["reason"]
+
+    task = {
+        "task_id": "t-1",
+        "action": "security_patch",
+        "target": "CVE-2026-3333",
+        "params": CRITICAL_PATCH,
+    }
+    envelope = sign_envelope(KEY, "task", task, time.time_ns(), "dispatcher")
+    assigned = agent.post("/v1/inbox", json=envelope)
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["decision"] == "executed"
+
+    logged = [
+        (e["source"], e["decision"])
+        for e in on_disk(service.config.emergency_log)
+        if e["kind"] == "decision"
+    ]
+    assert logged == [("local:tester", "refused"), ("task:t-1", "executed")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"action": "rotate_logs"},
+        {"action": "", "target": "x"},
+        {"action": 7, "target": "x"},
+        {"action": "rotate_logs", "target": "x", "params": []},
+        [],
+    ],
+)
+def test_a_malformed_action_request_is_a_bad_request_and_nothing_is_logged(online_agent, body):
+    agent, service = online_agent
+    assert agent.post("/v1/actions", json=body).status_code == 400
+    assert agent.post("/v1/actions", content=b"{not json").status_code == 400
+    assert service.decisions == []
+
+
+# ---- an invalid policy: fail closed -----------------------------------------------------------
+
+
+def test_an_invalid_policy_fails_closed(serve, tmp_path):
+    broken = tmp_path / "broken-policy.yaml"
+    broken.write_text("scenario_a:\n  silence_minutes: -3\n")
+    environ = {
+        "SOPDRILL_PORT": "0",
+        "SOPDRILL_HMAC_KEY": KEY.decode(),
+        "SOPDRILL_DISPATCHER_URL": closed_url(),
+        "SOPDRILL_EMERGENCY_LOG": str(tmp_path / "emergency.log"),
+        "SOPDRILL_POLICY": str(broken),
+        "SOPDRILL_TIME_SCALE": "600",
+    }
+    config = load_config(Settings("agent", environ))
+    assert config.policy is None
+    assert str(broken) in config.policy_error
+    service = AgentService(config)
+    agent = serve(create_app(service))
+
+    state = agent.get("/v1/state").json()
+    assert state["policy_valid"] is False
+    assert str(broken) in state["policy_error"]
+    requests = [
+        ("security_patch", "CVE-1", CRITICAL_PATCH),
+        ("rotate_logs", "log_dir", {}),
+        ("restart_service", "nginx", {}),
+        ("kill_runaway", "1", {}),
+        ("delete_data", "/srv", {}),
+    ]
+    for action, target, params in requests:
+        response = act(agent, action, target, **params)
+        assert response.status_code == 403, action
+        assert "policy invalid" in response.json()["reason"], action
+    # The inbox takes nothing from anyone, not even a correctly signed heartbeat.
+    heartbeat = sign_envelope(KEY, "heartbeat", {"status": "ok"}, time.time_ns(), "dispatcher")
+    assert agent.post("/v1/inbox", json=heartbeat).status_code == 503
+
+    entries = on_disk(config.emergency_log)
+    assert entries[0]["kind"] == "note"
+    refused = [e for e in entries if e["kind"] == "decision"]
+    assert [e["action"] for e in refused] == [a for a, _, _ in requests]
+    assert {e["decision"] for e in refused} == {"refused"}
+    assert agent.get("/healthz").json() == {"status": "ok", "mode": "online"}
+
+
+def test_metrics_expose_the_mode_and_counters(online_agent):
+    agent, _ = online_agent
+    act(agent, "delete_data", "/srv")
+    text = agent.get("/metrics").text
+    modes = [line for line in text.splitlines() if line.startswith("sopdrill_agent_mode{")]
+    assert len(modes) == 4
+    assert sum(int(line.rsplit(" ", 1)[1]) for line in modes) == 1
+    assert 'sopdrill_agent_events_total{event="action_refused"} 1' in text
+
+
+# ---- while online: report, do not heal -----------------------------------------------------
+
+
+def test_while_online_a_down_service_is_reported_once_per_outage_and_not_touched(serve, tmp_path):
+    dispatcher = FakeDispatcher()
+    dispatcher.mode = "ok"
+    url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    with FakeSupervisord({"ollama": "STOPPED", "nginx": "RUNNING"}) as supervisord:
+        config = agent_config(
+            tmp_path,
+            url,
+            supervisor_url=supervisord.url,
+            managed_services=("ollama", "nginx"),
+        )
+        service = AgentService(config)
+        agent = serve(create_app(service))
+
+        first = wait_for(lambda: dispatcher.called("/v1/incidents"), "a distress signal")
+        signal, status = first[0]
+        assert status == 201  # the dispatcher's own validator accepted the format
+        assert signal["agent"] == "ops"
+        assert signal["component"] == "ollama"
+        assert signal["severity"] == "P1"  # emergency-procedures.md: Ollama down is P1
+        assert signal["requested_action"] == "father_intervention"
+        assert signal["context"]["auto_recovery_attempted"] is False
+
+        # More rounds of the loop while the outage lasts: still one report.
+        polls = supervisord.polls
+        wait_for(lambda: supervisord.polls >= polls + 3, "three more looks at the services")
+        assert len(dispatcher.called("/v1/incidents")) == 1
+
+        # Back up, then down again: a new outage, a new report.
+        supervisord.states["ollama"] = "RUNNING"
+        polls = supervisord.polls
+        wait_for(lambda: supervisord.polls >= polls + 2, "the agent to see ollama running")
+        supervisord.states["ollama"] = "FATAL"
+        wait_for(lambda: len(dispatcher.called("/v1/incidents")) == 2, "a second distress signal")
+
+        assert [i["component"] for i in agent.get("/v1/incidents").json()] == ["ollama"] * 2
+        # SOP 4 applies only while offline: online, the agent never restarted anything itself.
+        assert agent.get("/v1/state").json()["mode"] in ("online", "suspect")
+        assert service.decisions == []
