@@ -158,6 +158,9 @@ class FactGatherer:
                 # Unknown is not down: no restart and no incident on a guess (fail closed).
                 return {}
             states = {name: all_states.get(name, "down") for name in self.managed}
+            # A program supervisord is stopping is neither up nor down yet: restarting it
+            # now races supervisord's own stop, so it waits for the next round.
+            states = {name: state for name, state in states.items() if state != "stopping"}
         if "ollama" in states and states["ollama"] == "running" and not await self.ollama_healthy():
             states["ollama"] = "degraded"
         return states

@@ -11,11 +11,19 @@ from typing import Any
 from sop.errors import SopdrillError
 
 #: supervisord states mapped onto the SOP's words (SOP 4: "down or degraded").
-_DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "BACKOFF", "STOPPING", "UNKNOWN"}
+_DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "BACKOFF", "UNKNOWN"}
+#: In between: neither running nor down yet; acting now would race supervisord itself.
+_TRANSITIONAL_STATES = {"STOPPING"}
 
 
 class SupervisorError(SopdrillError):
     """supervisord could not be reached or refused a call (the URL is never in the message)."""
+
+
+def _state_word(statename: str) -> str:
+    if statename in _TRANSITIONAL_STATES:
+        return "stopping"
+    return "down" if statename in _DOWN_STATES else "running"
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
@@ -53,12 +61,9 @@ class Supervisor:
             proxy("close")()
 
     async def states(self) -> dict[str, str]:
-        """Program name -> ``running`` or ``down``."""
+        """Program name -> ``running``, ``down`` or ``stopping`` (in between: leave it be)."""
         infos = await asyncio.to_thread(self._call, "getAllProcessInfo")
-        return {
-            info["name"]: "down" if info["statename"] in _DOWN_STATES else "running"
-            for info in infos
-        }
+        return {info["name"]: _state_word(info["statename"]) for info in infos}
 
     async def start(self, name: str) -> None:
         """Start ``name`` and wait until supervisord sees it running."""

@@ -1,0 +1,201 @@
+"""The chaos lifecycle every drill follows, and the SOP-window arithmetic drills share.
+
+Steady state is checked before the fault and after its revert (Chaos Toolkit's
+hypothesis); detection is asserted as a window around the reference model's instant
+(sop.oracle), never before the SOP's threshold and never after threshold + one probe
+interval + ``DETECTION_TOLERANCE_MINUTES``. Every bound is read from the policy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from fixtures.clock import DrillClock
+from fixtures.evidence import EvidenceRecorder
+from fixtures.faults import FaultFactory, StandinFault
+from fixtures.probes import ModeChange, ModeWatch, Probes
+from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
+from fixtures.waiting import wait_until
+from sop.observations import ApiProbe, Heartbeat, Observation, ProcessCheck
+from sop.oracle import Verdict, detection_window
+from sop.policy import Policy
+
+#: Every service of the topology, checked healthy in the steady state.
+SERVICES = ("dispatcher", "agent", "provider", "ollama", "discord", "signal")
+#: How often (wall seconds) the harness looks at the dispatcher's heartbeat counter.
+HEARTBEAT_POLL_S = 0.01
+
+
+def steady_state(phase: str, probes: Probes, policy: Policy, evidence: EvidenceRecorder) -> None:
+    """The SOP's steady state holds: agent online with heartbeats flowing, all services
+    healthy, the emergency log's chain intact. Waits up to the agent's RTO (Appendix B)."""
+    rto_minutes = policy.rto.agent_operations_minutes
+    seen: dict[str, Any] = {}
+
+    def look() -> dict[str, Any]:
+        state = probes.agent_state()
+        seen.update(
+            mode=state.get("mode"),
+            heartbeat=state.get("last_heartbeat_at"),
+            unhealthy=[s for s in SERVICES if not probes.healthy(s)],
+        )
+        return dict(seen)
+
+    try:
+        wait_until(
+            look,
+            lambda s: s["mode"] == "online" and s["heartbeat"] and not s["unhealthy"],
+            timeout_s=probes.clock.wall_seconds(rto_minutes),
+            interval_s=probes.poll_interval_s * 5,
+            describe=f"steady state {phase} the fault",
+            ignore=(Exception,),
+        )
+        entries = len(probes.emergency_log())
+        ok, why = True, f"agent online, services healthy, emergency log intact ({entries})"
+    except Exception as exc:
+        ok, why = False, f"{type(exc).__name__}: {exc}"
+    evidence.steady_state(phase, ok, why, **{k: v for k, v in seen.items() if k != "heartbeat"})
+    assert ok, f"steady state {phase} the fault does not hold: {why}"
+
+
+def mark_heartbeat(probes: Probes, policy: Policy) -> tuple[float, float]:
+    """Wait for the dispatcher to deliver a heartbeat; (last poll before it, first poll after).
+
+    The agent's last valid heartbeat lies between the two monotonic instants returned, so
+    a fault injected at once has a silence origin known to a few milliseconds.
+    """
+    before = probes.heartbeats_delivered()
+    previous = time.monotonic()
+    deadline = time.monotonic() + 2 * probes.clock.wall_seconds(
+        policy.deployment.heartbeat_interval_minutes
+    )
+    while time.monotonic() < deadline:
+        now_count = probes.heartbeats_delivered()
+        now = time.monotonic()
+        if now_count > before:
+            return previous, now
+        previous = now
+        time.sleep(HEARTBEAT_POLL_S)  # a poll interval, bounded by the deadline above
+    pytest.fail(f"no heartbeat delivered by the dispatcher in two intervals (count {before})")
+
+
+def scenario_a_timeline(policy: Policy, heartbeat_at: float, killed_at: float) -> list[Observation]:
+    """What the agent can observe after a kill: the last heartbeat, then failures and death."""
+    rule = policy.scenario_a
+    probes = [
+        ApiProbe(killed_at + n * rule.api_probe_interval_minutes, "unreachable")
+        for n in range(1, rule.api_failures + 1)
+    ]
+    return [Heartbeat(heartbeat_at), *probes, ProcessCheck(killed_at, "dead")]
+
+
+def sop_since(clock: DrillClock, origin_mono: float, at_mono: float) -> float:
+    """SOP minutes from ``origin_mono`` to ``at_mono``."""
+    return clock.sop_minutes(at_mono - origin_mono)
+
+
+def assert_detected_within(
+    *,
+    what: str,
+    change: ModeChange,
+    origin_mono: float,
+    earliest: Verdict,
+    latest: Verdict,
+    policy: Policy,
+    clock: DrillClock,
+    evidence: EvidenceRecorder,
+    expected_trigger: str,
+    extra_minutes: float = 0.0,
+) -> float:
+    """OFFLINE was first seen inside the SOP window; return when (SOP-min from the origin).
+
+    ``earliest`` and ``latest`` are the oracle's verdicts for the earliest and latest
+    timeline the harness's observations allow (the origin is known to a poll interval).
+    ``extra_minutes`` is SOP behaviour a fault adds (a probe timeout), stated by the drill.
+    """
+    start, _ = detection_window(earliest, policy, DETECTION_TOLERANCE_MINUTES)
+    _, end = detection_window(latest, policy, DETECTION_TOLERANCE_MINUTES + extra_minutes)
+    declared = sop_since(clock, origin_mono, change.at_mono)
+    evidence.record_detection(
+        trigger=change.state.get("trigger"),
+        declared_sop_minutes=round(declared, 4),
+        window_sop_minutes=(round(start, 4), round(end, 4)),
+        what=what,
+        oracle=latest.reason,
+    )
+    assert declared >= start, (
+        f"drill {what}: offline declared after {declared:.2f} SOP-min, before the "
+        f"{start:.2f} min threshold (false alarm)"
+    )
+    assert declared <= end, (
+        f"drill {what}: offline declared after {declared:.2f} SOP-min, later than "
+        f"{end:.2f} (threshold + probe interval + tolerance)"
+    )
+    assert change.state.get("trigger") == expected_trigger, (
+        f"drill {what}: trigger {change.state.get('trigger')!r}, expected {expected_trigger!r}"
+    )
+    return declared
+
+
+def assert_never_offline(
+    what: str, watch: ModeWatch, evidence: EvidenceRecorder, oracle_says_never: bool
+) -> None:
+    """The oracle says OFFLINE must not be declared, and the agent was never seen offline."""
+    assert oracle_says_never, f"drill {what}: the oracle would declare OFFLINE; drill is wrong"
+    offline = watch.first("offline")
+    evidence.record_detection(
+        trigger=None if offline is None else offline.state.get("trigger"),
+        declared_sop_minutes=None if offline is None else 0.0,
+        window_sop_minutes=None,
+        what=what,
+    )
+    trigger = None if offline is None else offline.state.get("trigger")
+    assert offline is None, (
+        f"drill {what}: the agent declared OFFLINE ({trigger}; reason in its emergency log) "
+        "although the SOP threshold was never met (false alarm)"
+    )
+
+
+def storm_offline_within(policy: Policy) -> float:
+    """SOP minutes a provider storm may take to be declared: the dispatcher's next call
+    (one heartbeat interval), SOP 2B's threshold, one probe interval, the tolerance."""
+    return (
+        policy.deployment.heartbeat_interval_minutes
+        + policy.scenario_b.rate_limited_minutes
+        + policy.scenario_a.api_probe_interval_minutes
+        + DETECTION_TOLERANCE_MINUTES
+    )
+
+
+@contextmanager
+def offline_by_storm(
+    faults: FaultFactory, watch: ModeWatch, policy: Policy, clock: DrillClock
+) -> Iterator[StandinFault]:
+    """OFFLINE the quickest way the SOP allows (Scenario B), held until the block ends.
+
+    The drills of SOP 4 ("while offline") need the offline state, not a particular cause;
+    a provider storm keeps the dispatcher alive, so nothing it sends ends the state early.
+    The storm is reverted in a ``finally``, whatever the block does.
+    """
+    with faults.provider_storm() as storm:
+        watch.wait_for(
+            "offline",
+            timeout_s=clock.wall_seconds(storm_offline_within(policy)),
+            after_mono=storm.injected_at_mono or 0.0,
+        )
+        yield storm
+
+
+def marker_entries(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The SOP 3.3 markers of an emergency log."""
+    return [entry for entry in entries if entry.get("kind") == "marker"]
+
+
+def decisions(entries: Sequence[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    """The action-gate decisions about ``action`` in an emergency log."""
+    return [e for e in entries if e.get("kind") == "decision" and e.get("action") == action]

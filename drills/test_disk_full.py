@@ -1,0 +1,45 @@
+"""SOP 4 rotate_logs: disk above 90 % while OFFLINE. Logs are rotated; application data and
+backups stay untouched, byte for byte; nothing is done while the dispatcher is online."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.lifecycle import decisions, offline_by_storm, steady_state
+from fixtures.faults.disk import usage_percent
+from fixtures.waiting import wait_until
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.test_plan(4)
+def test_full_disk_while_offline_rotates_logs_and_spares_data(
+    policy, clock, evidence, probes, faults
+):
+    """Log volume filled past the threshold: rotated only offline; data and backups intact."""
+    above = policy.green_list.rotate_logs.disk_usage_percent_above
+    fill = faults.fill_disk(percent=(above + 100) / 2)  # halfway between threshold and full
+    host = faults.agent_host()
+    protected = {str(d): probes.tree_digest(d) for d in host.protected_dirs}
+    assert protected, "the agent must have protected dirs (data, backups) to spare"
+    interval = policy.deployment.remediation_interval_minutes
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        with fill:
+            clock.hold(2 * interval, "two remediation rounds while the dispatcher is online")
+            assert usage_percent(fill.log_dir) > above, "no rotation without OFFLINE (SOP 4)"
+            assert decisions(probes.emergency_log(), "rotate_logs") == []
+            with offline_by_storm(faults, watch, policy, clock):
+                wait_until(
+                    lambda: usage_percent(fill.log_dir),
+                    lambda used: used <= above,
+                    timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+                    describe=f"the log volume back at or below {above:g} %",
+                )
+                rotated = decisions(probes.emergency_log(), "rotate_logs")
+                assert [d["decision"] for d in rotated][:1] == ["executed"]
+                assert rotated[0]["source"] == "autonomous"
+    steady_state("after", probes, policy, evidence)
+    for directory, before in protected.items():
+        assert probes.tree_digest(directory) == before, f"{directory} changed (SOP 4 red list)"

@@ -1,0 +1,78 @@
+"""SOP 2A, Scenario A: the dispatcher is killed (kill -9) on the agent's host.
+
+All three conditions come true: no valid heartbeat for ``silence_minutes``, the last
+``api_failures`` probes failed, the co-located process is dead. OFFLINE must be declared
+in the window, the SOP 3.1 alert delivered over Discord with host and reason, and the
+SOP 3.3 marker written to the emergency log, before the dispatcher is started again.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.lifecycle import (
+    assert_detected_within,
+    mark_heartbeat,
+    marker_entries,
+    scenario_a_timeline,
+    steady_state,
+)
+from fixtures.waiting import wait_until
+from sop.oracle import first_offline
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.smoke
+@pytest.mark.destructive
+@pytest.mark.scenario("A")
+@pytest.mark.test_plan(1, 2)
+def test_dispatcher_killed_declares_offline_in_window_and_alerts(
+    policy, clock, evidence, probes, faults
+):
+    """Dispatcher killed: OFFLINE in the Scenario A window, alert with host and reason, marker."""
+    kill = faults.kill("dispatcher")
+    host = faults.agent_host().hostname
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        lower, upper = mark_heartbeat(probes, policy)
+        with kill:
+            killed = clock.sop_minutes(kill.injected_at_mono - upper)
+            gap = clock.sop_minutes(upper - lower)
+            earliest = first_offline(
+                scenario_a_timeline(policy, -gap, killed), policy, co_located=True
+            )
+            latest = first_offline(
+                scenario_a_timeline(policy, 0.0, killed), policy, co_located=True
+            )
+            within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
+            change = watch.wait_for(
+                "offline", timeout_s=clock.wall_seconds(within + 1), after_mono=upper
+            )
+            assert_detected_within(
+                what="dispatcher_killed",
+                change=change,
+                origin_mono=upper,
+                earliest=earliest,
+                latest=latest,
+                policy=policy,
+                clock=clock,
+                evidence=evidence,
+                expected_trigger="scenario_a",
+            )
+            # SOP 3.1: the alert reaches 0x01 over Discord, rendered from the SOP template.
+            messages = wait_until(
+                lambda: probes.sink_messages("discord"),
+                timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+                describe="the SOP 3.1 alert in the Discord stand-in's inbox",
+            )
+            markers = marker_entries(probes.emergency_log())
+            assert len(markers) == 1, f"expected one SOP 3.3 marker, found {markers}"
+            marker = markers[0]
+            assert marker["trigger"] == "scenario_a"
+            assert marker["host"] == host
+            assert marker["reason"], "the marker must say why (SOP 3.3)"
+            expected = policy.render_alert(host, marker["reason"])
+            assert [m["content"] for m in messages] == [expected]
+            assert probes.sink_messages("signal") == [], "Discord delivered: Signal stays quiet"
+    steady_state("after", probes, policy, evidence)

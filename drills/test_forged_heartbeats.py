@@ -1,0 +1,70 @@
+"""SOP 2A.1 "valid heartbeat": forged and replayed heartbeats must not keep the agent quiet.
+
+The dispatcher is killed while a bad actor sends heartbeats signed with the wrong key and
+replays a validly signed, outdated one. The agent must reject every one (none accepted)
+and still declare OFFLINE inside the Scenario A window, as if they had never arrived.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.lifecycle import (
+    assert_detected_within,
+    mark_heartbeat,
+    scenario_a_timeline,
+    steady_state,
+)
+from sop.observations import Heartbeat
+from sop.oracle import first_offline
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.scenario("A")
+def test_forged_and_replayed_heartbeats_do_not_delay_detection(
+    policy, clock, evidence, probes, faults
+):
+    """Forged and replayed heartbeats during an outage: all rejected, detection on time."""
+    kill = faults.kill("dispatcher")
+    forged = faults.forged_heartbeat()
+    replayed = faults.replayed_heartbeat()
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        lower, upper = mark_heartbeat(probes, policy)
+        with kill, forged, replayed:
+            killed = clock.sop_minutes(kill.injected_at_mono - upper)
+            gap = clock.sop_minutes(upper - lower)
+            # The bad actors' envelopes are invalid heartbeats: the oracle ignores them.
+            noise = [
+                Heartbeat(killed + n, valid=False)
+                for n in range(int(policy.scenario_a.silence_minutes))
+            ]
+            earliest = first_offline(
+                [*scenario_a_timeline(policy, -gap, killed), *noise], policy, co_located=True
+            )
+            latest = first_offline(
+                [*scenario_a_timeline(policy, 0.0, killed), *noise], policy, co_located=True
+            )
+            within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
+            change = watch.wait_for(
+                "offline", timeout_s=clock.wall_seconds(within + 1), after_mono=upper
+            )
+            assert_detected_within(
+                what="forged_heartbeats",
+                change=change,
+                origin_mono=upper,
+                earliest=earliest,
+                latest=latest,
+                policy=policy,
+                clock=clock,
+                evidence=evidence,
+                expected_trigger="scenario_a",
+            )
+            for actor in (forged, replayed):
+                assert actor.sent() > 1, f"{actor.name}: the bad actor must have kept sending"
+                assert actor.accepted() == 0, f"{actor.name}: accepted {dict(actor.answers)}"
+            assert all(a.startswith("401") for a in forged.answers), dict(forged.answers)
+            assert all(a.startswith("409") for a in replayed.answers), dict(replayed.answers)
+    steady_state("after", probes, policy, evidence)

@@ -1,0 +1,127 @@
+"""SOP 2B, Scenario B: the model provider rate-limits the dispatcher (429 storm).
+
+Longer than ``rate_limited_minutes``: OFFLINE in the window with trigger scenario_b and the
+alert delivered. Shorter: no alarm at all. The harness sees the storm reach the dispatcher
+itself, by probing the dispatcher's ``/v1/status`` (429 "Rate Limit Exceeded").
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from drills.lifecycle import (
+    assert_detected_within,
+    assert_never_offline,
+    marker_entries,
+    sop_since,
+    steady_state,
+    storm_offline_within,
+)
+from fixtures.waiting import wait_until
+from sop.observations import RateLimitReport
+from sop.oracle import first_offline, never_offline
+
+#: The dispatcher's answer while its provider rate-limits it (SOP 2B).
+TOO_MANY_REQUESTS = 429
+
+
+def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float, float]:
+    """(last poll that did not see ``status``, first that did) on the dispatcher's API."""
+    previous = time.monotonic()
+
+    def look() -> int | None:
+        nonlocal previous
+        seen = probes.dispatcher_status()
+        if seen != status:
+            previous = time.monotonic()
+        return seen
+
+    wait_until(
+        look,
+        lambda seen: seen == status,
+        timeout_s=clock.wall_seconds(within_minutes),
+        interval_s=probes.poll_interval_s,
+        describe=f"the dispatcher's /v1/status to answer {status}",
+    )
+    return previous, time.monotonic()
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.smoke
+@pytest.mark.destructive
+@pytest.mark.scenario("B")
+@pytest.mark.test_plan(3)
+def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, probes, faults):
+    """429 storm past SOP 2B's threshold: OFFLINE (scenario_b) in the window, alert sent."""
+    storm = faults.provider_storm()
+    host = faults.agent_host().hostname
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        with storm:
+            lower, upper = first_seen(
+                probes,
+                clock,
+                TOO_MANY_REQUESTS,
+                policy.deployment.heartbeat_interval_minutes * 2,
+            )
+            gap = sop_since(clock, lower, upper)
+            earliest = first_offline([RateLimitReport(-gap, True)], policy, co_located=True)
+            latest = first_offline([RateLimitReport(0.0, True)], policy, co_located=True)
+            change = watch.wait_for(
+                "offline",
+                timeout_s=clock.wall_seconds(storm_offline_within(policy)),
+                after_mono=upper,
+            )
+            assert_detected_within(
+                what="provider_storm_long",
+                change=change,
+                origin_mono=upper,
+                earliest=earliest,
+                latest=latest,
+                policy=policy,
+                clock=clock,
+                evidence=evidence,
+                expected_trigger="scenario_b",
+            )
+            messages = wait_until(
+                lambda: probes.sink_messages("discord"),
+                timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+                describe="the SOP 3.1 alert in the Discord stand-in's inbox",
+            )
+            (marker,) = marker_entries(probes.emergency_log())
+            assert marker["trigger"] == "scenario_b"
+            assert [m["content"] for m in messages] == [policy.render_alert(host, marker["reason"])]
+    steady_state("after", probes, policy, evidence)
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.scenario("B")
+def test_storm_shorter_than_threshold_raises_no_alarm(policy, clock, evidence, probes, faults):
+    """429 storm that ends before SOP 2B's threshold: never OFFLINE, no alert."""
+    storm = faults.provider_storm()
+    held = policy.scenario_b.rate_limited_minutes / 2  # well short of "more than 3 minutes"
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        with storm:
+            _, origin = first_seen(
+                probes,
+                clock,
+                TOO_MANY_REQUESTS,
+                policy.deployment.heartbeat_interval_minutes * 2,
+            )
+            clock.hold(held, "a 429 storm shorter than SOP 2B's threshold")
+        _, ended_at = first_seen(
+            probes, clock, 200, policy.deployment.heartbeat_interval_minutes * 2
+        )
+        ended = sop_since(clock, origin, ended_at)
+        timeline = [RateLimitReport(0.0, True), RateLimitReport(ended, False)]
+        oracle_never = never_offline(timeline, policy, co_located=True, until=ended)
+        steady_state("after", probes, policy, evidence)
+        assert_never_offline("provider_storm_short", watch, evidence, oracle_never)
+        assert probes.sink_messages("discord") == [], "no alarm: nothing sent to 0x01"
+        assert marker_entries(probes.emergency_log()) == []

@@ -1,0 +1,67 @@
+"""SOP 5: recovery and re-sync once the dispatcher is back.
+
+After a Scenario A outage the dispatcher is started again. The agent must go through
+``recovering`` to ``online``, stop autonomous actions first (5.1), upload its emergency log
+until the dispatcher holds it entry for entry (5.2) and request an integrity check (5.3),
+which the dispatcher answers ``ok``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.lifecycle import mark_heartbeat, steady_state
+from fixtures.waiting import wait_until
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.scenario("A")
+@pytest.mark.test_plan(5)
+def test_recovery_stops_actions_uploads_log_and_requests_integrity_check(
+    policy, clock, evidence, probes, faults
+):
+    """Dispatcher back after OFFLINE: actions stop, log re-synced entry for entry, checked."""
+    rule = policy.scenario_a
+    kill = faults.kill("dispatcher")
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        _, origin = mark_heartbeat(probes, policy)
+        with kill:
+            offline = watch.wait_for(
+                "offline",
+                timeout_s=clock.wall_seconds(
+                    rule.silence_minutes + 2 * rule.api_probe_interval_minutes
+                ),
+                after_mono=origin,
+            )
+        # ``recovering`` may last less than one poll; the emergency log keeps it (below).
+        watch.wait_for(
+            "online",
+            timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+            after_mono=offline.at_mono,
+        )
+    steady_state("after", probes, policy, evidence)
+    entries = probes.emergency_log()
+    modes = [e["mode"] for e in entries if e.get("kind") == "state"]
+    assert modes[:3] == ["offline", "recovering", "online"], modes
+    steps = [e["step"] for e in entries if e.get("kind") == "resync"]
+    assert steps[: len(policy.recovery_steps)] == list(policy.recovery_steps), steps
+    stopped_at = next(i for i, e in enumerate(entries) if e.get("step") == policy.recovery_steps[0])
+    acted_after = [
+        e
+        for e in entries[stopped_at:]
+        if e.get("kind") == "decision" and e.get("source") == "autonomous"
+    ]
+    assert acted_after == [], "SOP 5.1: no autonomous action once re-sync began"
+    received = wait_until(
+        probes.dispatcher_log,
+        lambda seen: seen == probes.emergency_log(),
+        timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+        describe="the dispatcher's copy of the emergency log to equal the agent's",
+    )
+    assert [e["hash"] for e in received] == [e["hash"] for e in probes.emergency_log()]
+    checks = [c for c in probes.integrity_checks() if c.get("agent") == "agent"]
+    assert checks, "SOP 5.3: the agent must request an integrity check"
+    assert checks[-1]["status"] == "ok", checks[-1]
