@@ -17,6 +17,7 @@ from drills.lifecycle import (
     scenario_a_timeline,
     steady_state,
 )
+from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
 from sop.oracle import first_offline
 
@@ -47,7 +48,9 @@ def test_dispatcher_killed_declares_offline_in_window_and_alerts(
             )
             within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
             change = watch.wait_for(
-                "offline", timeout_s=clock.wall_seconds(within + 1), after_mono=upper
+                "offline",
+                timeout_s=clock.wall_seconds(within + DETECTION_TOLERANCE_MINUTES),
+                after_mono=upper,
             )
             assert_detected_within(
                 what="dispatcher_killed",

@@ -15,6 +15,7 @@ from drills.lifecycle import (
     scenario_a_timeline,
     steady_state,
 )
+from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from sop.observations import Heartbeat
 from sop.oracle import first_offline
 
@@ -49,7 +50,9 @@ def test_forged_and_replayed_heartbeats_do_not_delay_detection(
             )
             within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
             change = watch.wait_for(
-                "offline", timeout_s=clock.wall_seconds(within + 1), after_mono=upper
+                "offline",
+                timeout_s=clock.wall_seconds(within + DETECTION_TOLERANCE_MINUTES),
+                after_mono=upper,
             )
             assert_detected_within(
                 what="forged_heartbeats",
