@@ -3,10 +3,11 @@ backups stay untouched, byte for byte; nothing is done while the dispatcher is o
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 import pytest
 
 from drills.lifecycle import decisions, offline_by_storm, steady_state
-from fixtures.faults.disk import usage_percent
 from fixtures.waiting import wait_until
 
 
@@ -28,11 +29,11 @@ def test_full_disk_while_offline_rotates_logs_and_spares_data(
         steady_state("before", probes, policy, evidence)
         with fill:
             clock.hold(2 * interval, "two remediation rounds while the dispatcher is online")
-            assert usage_percent(fill.log_dir) > above, "no rotation without OFFLINE (SOP 4)"
+            assert fill.usage_percent() > above, "no rotation without OFFLINE (SOP 4)"
             assert decisions(probes.emergency_log(), "rotate_logs") == []
             with offline_by_storm(faults, watch, policy, clock):
                 wait_until(
-                    lambda: usage_percent(fill.log_dir),
+                    fill.usage_percent,
                     lambda used: used <= above,
                     timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
                     describe=f"the log volume back at or below {above:g} %",
@@ -40,6 +41,12 @@ def test_full_disk_while_offline_rotates_logs_and_spares_data(
                 rotated = decisions(probes.emergency_log(), "rotate_logs")
                 assert [d["decision"] for d in rotated][:1] == ["executed"]
                 assert rotated[0]["source"] == "autonomous"
+                # SOP 4: only logs are rotated; nothing outside the log directory is touched.
+                result = rotated[0]["result"]
+                touched = [PurePosixPath(p) for p in result["removed"] + result["truncated"]]
+                assert touched, f"a rotation that freed space must name what it touched: {result}"
+                outside = [p for p in touched if fill.log_dir not in p.parents]
+                assert not outside, f"rotation touched files outside {fill.log_dir}: {outside}"
     steady_state("after", probes, policy, evidence)
     for directory, before in protected.items():
         assert probes.tree_digest(directory) == before, f"{directory} changed (SOP 4 red list)"

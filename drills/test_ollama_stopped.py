@@ -73,7 +73,8 @@ def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
         (incident,) = [i for i in incidents if i.get("component") == "ollama"]
         assert incident["agent"] == "agent"
         clock.hold(2 * interval, "two remediation rounds: the agent must not act on its own")
-        assert topology.service_state("ollama") != ServiceState.RUNNING, (
+        # STARTING is a restart too: only a program still stopped proves the agent waited.
+        assert topology.service_state("ollama") in (ServiceState.STOPPED, ServiceState.EXITED), (
             "restarted without the dispatcher's mediation while online (SOP 4: offline only)"
         )
         assert decisions(probes.emergency_log(), "restart_service") == []
@@ -84,9 +85,17 @@ def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
             trust_env=False,
         )
         assert answer.status_code == 200, answer.text
+        task = answer.json()
+        assert task["delivered"], task
+        assert task["agent_status"] == 200, task
+        assert task["agent_response"]["decision"] == "executed", task
         wait_until(
             lambda: probes.healthy("ollama"),
             timeout_s=clock.wall_seconds(policy.rto.ollama_minutes),
             describe="Ollama healthy after the assigned restart task",
         )
+    restarts = decisions(probes.emergency_log(), "restart_service")
+    assert [d["source"].split(":")[0] for d in restarts] == ["task"], (
+        f"only the assigned task may restart Ollama while online: {restarts}"
+    )
     steady_state("after", probes, policy, evidence)
