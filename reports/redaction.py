@@ -9,6 +9,7 @@ XML, allure-results), e.g. a token quoted in an assertion message.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,33 @@ REDACTED = "[redacted]"
 #: Shorter strings are not treated as secrets (they would match ordinary text); every
 #: generated secret is far longer.
 MIN_SECRET_LENGTH = 8
+
+
+#: Shapes of secrets that need no list to be recognised, wherever some tool wrote them:
+#: (pattern, replacement). The replacement keeps the name so a reader sees what was there.
+SECRET_PATTERNS: tuple[tuple[re.Pattern[bytes], bytes], ...] = (
+    # A Discord (or any) webhook URL carries its token in the path.
+    (re.compile(rb"https?://[^\s\"'<>]*/api/webhooks/[^\s\"'<>]+"), b"[redacted webhook URL]"),
+    # Credentials inside a URL: scheme://user:password@host.
+    (re.compile(rb"(https?://)[^/\s:@\"'<>]+:[^/\s@\"'<>]+@"), rb"\1[redacted]@"),
+    # An Authorization header's credentials (Discord's "Bot <token>", Bearer, Basic).
+    (
+        re.compile(
+            rb"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:bot|bearer|basic)\s+)[^\s\"'<>,]+"
+        ),
+        rb"\1[redacted]",
+    ),
+    # name=value or "name": "value" where the name says secret (tokens, HMAC and API keys).
+    (
+        re.compile(
+            rb"(?i)((?:token|secret|password|passwd|hmac_key|hmac-key|api_key|api-key|"
+            rb"signing_key|webhook_url)[\"']?\s*[:=]\s*[\"']?)(?!\[redacted)([^\s\"'<>,&]{8,})"
+        ),
+        rb"\1[redacted]",
+    ),
+    # A Discord bot token's own shape (id.timestamp.hmac).
+    (re.compile(rb"\b[MN][A-Za-z\d]{23,25}\.[\w-]{6}\.[\w-]{27,}\b"), b"[redacted token]"),
+)
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -54,11 +82,18 @@ def secret_values(files: Iterable[Path]) -> set[str]:
     return values
 
 
+def scrub(content: bytes, needles: Iterable[bytes]) -> bytes:
+    """``content`` with every known secret and every secret-shaped string redacted."""
+    for needle in needles:
+        content = content.replace(needle, REDACTED.encode("utf-8"))
+    for pattern, replacement in SECRET_PATTERNS:
+        content = pattern.sub(replacement, content)
+    return content
+
+
 def redact_artifacts(out_dir: Path, values: Iterable[str], skip: Iterable[str] = ()) -> list[str]:
-    """Replace each value in every file under ``out_dir``; the relative paths changed."""
+    """Scrub every file under ``out_dir`` of ``values`` and secret shapes; the paths changed."""
     needles = sorted((v.encode("utf-8") for v in values), key=len, reverse=True)
-    if not needles:
-        return []
     root = Path(out_dir)
     skipped = set(skip)
     changed = []
@@ -66,9 +101,8 @@ def redact_artifacts(out_dir: Path, values: Iterable[str], skip: Iterable[str] =
         relative = path.relative_to(root).as_posix()
         if not path.is_file() or relative in skipped:
             continue
-        content = original = path.read_bytes()
-        for needle in needles:
-            content = content.replace(needle, REDACTED.encode("utf-8"))
+        original = path.read_bytes()
+        content = scrub(original, needles)
         if content != original:
             path.write_bytes(content)
             changed.append(relative)
@@ -78,7 +112,9 @@ def redact_artifacts(out_dir: Path, values: Iterable[str], skip: Iterable[str] =
 __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
+    "SECRET_PATTERNS",
     "redact_artifacts",
+    "scrub",
     "secret_values",
     "secrets_files",
 ]

@@ -81,6 +81,7 @@ class DrillResult:
     detection: Detection | None
     junit: JunitCase | None
     events: tuple[Event, ...] = field(default=())
+    correlation_id: str = ""
 
     @property
     def name(self) -> str:
@@ -225,6 +226,7 @@ def load_results(out_dir: Path) -> RunResults:
                     detection=_detection(own),
                     junit=by_address.get(address),
                     events=own,
+                    correlation_id=str(raw.get("correlation_id") or ""),
                 )
             )
         except (KeyError, TypeError, ValueError) as exc:
