@@ -136,8 +136,12 @@ def _detection(drill: DrillResult) -> Figure | None:
     return Figure(measured, target, found.within_window)
 
 
+#: SOP section 6 step 5, "Restoration": the drills that promise a recovery.
+RESTORATION_STEP = 5
+
+
 def _recovery(
-    events: Sequence[Event], offline: Event, scale: TimeScale, rto: float | None
+    events: Sequence[Event], offline: Event, scale: TimeScale, rto: float | None, *, judged: bool
 ) -> tuple[Figure | None, float | None]:
     """From the outage's end to the agent online again, against the RTO (Appendix B)."""
     # The outage ends when the dispatcher is back: the harness's revert, or the agent's
@@ -156,7 +160,11 @@ def _recovery(
     target = "RTO not known" if rto is None else f"RTO {rto:g} min"
     back = _first(events, offline.at_mono, lambda e: _mode(e, "online"))
     if back is None:
-        return Figure("not back online", target, False), None
+        # Only a drill of SOP 6.5 (restoration) promises to see the agent back online; the
+        # others end with their fault and are not judged on a recovery they never waited for.
+        if judged:
+            return Figure("not back online", target, False), None
+        return Figure("not awaited by this drill", target, None), None
     took = max(0.0, scale.sop_minutes(back.at_mono - start.at_mono))
     return Figure(sop_duration(took), target, None if rto is None else took <= rto), back.at_mono
 
@@ -178,7 +186,9 @@ def measure(drill: DrillResult, scale: TimeScale, rto: float | None) -> DrillMea
             notification = Figure(f"{sop_duration(latency)} via {via}", NOTIFICATION_TARGET, None)
         else:
             notification = Figure("no alert received", NOTIFICATION_TARGET, None)
-        recovery, online_again = _recovery(events, offline, scale, rto)
+        recovery, online_again = _recovery(
+            events, offline, scale, rto, judged=RESTORATION_STEP in drill.test_plan
+        )
     return DrillMeasures(
         detection=_detection(drill),
         notification=notification,

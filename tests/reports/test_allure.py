@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from reports.allure import ALLURE_ENV, render_allure_html, write_allure_extras
+from reports.allure import ALLURE_ENV, allure_command, render_allure_html, write_allure_extras
 from reports.results import load_results
 
 
@@ -38,8 +37,8 @@ def test_no_java_means_no_render_and_one_line_why(run_dir: Path, tmp_path: Path)
 
 
 @pytest.mark.skipif(
-    not (os.environ.get(ALLURE_ENV) and shutil.which("java")),
-    reason=f"no allure-commandline ({ALLURE_ENV}) or no Java here",
+    not (allure_command() and shutil.which("java")),
+    reason=f"no allure-commandline ({ALLURE_ENV} or tools/allure) or no Java here",
 )
 def test_the_allure_html_renders_offline(run_dir: Path) -> None:
     write_allure_extras(run_dir, load_results(run_dir))
