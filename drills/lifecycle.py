@@ -94,6 +94,21 @@ def scenario_a_timeline(policy: Policy, heartbeat_at: float, killed_at: float) -
     return [Heartbeat(heartbeat_at), *probes, ProcessCheck(killed_at, "dead")]
 
 
+def outage_timeline(
+    policy: Policy, heartbeat_at: float, began_at: float, outcome: str, process: str, until: float
+) -> list[Observation]:
+    """What the agent can observe of a dispatcher that stopped answering at ``began_at``:
+    the last heartbeat, a failed probe (``outcome``) every interval up to ``until``, and
+    the dispatcher's process in ``process`` state (it only counts when co-located)."""
+    rule = policy.scenario_a
+    count = int((until - began_at) / rule.api_probe_interval_minutes) + 1
+    probes = [
+        ApiProbe(began_at + n * rule.api_probe_interval_minutes, outcome)
+        for n in range(1, count + 1)
+    ]
+    return [Heartbeat(heartbeat_at), *probes, ProcessCheck(began_at, process)]
+
+
 def sop_since(clock: DrillClock, origin_mono: float, at_mono: float) -> float:
     """SOP minutes from ``origin_mono`` to ``at_mono``."""
     return clock.sop_minutes(at_mono - origin_mono)

@@ -29,7 +29,7 @@ from sop.oracle import first_offline
 @pytest.mark.scenario("A")
 @pytest.mark.test_plan(1, 2)
 def test_dispatcher_killed_declares_offline_in_window_and_alerts(
-    policy, clock, evidence, probes, faults
+    policy, clock, evidence, probes, faults, sut
 ):
     """Dispatcher killed: OFFLINE in the Scenario A window, alert with host and reason, marker."""
     kill = faults.kill("dispatcher")
@@ -41,10 +41,14 @@ def test_dispatcher_killed_declares_offline_in_window_and_alerts(
             killed = clock.sop_minutes(kill.injected_at_mono - upper)
             gap = clock.sop_minutes(upper - lower)
             earliest = first_offline(
-                scenario_a_timeline(policy, -gap, killed), policy, co_located=True
+                scenario_a_timeline(policy, -gap, killed),
+                policy,
+                co_located=sut.dispatcher_co_located,
             )
             latest = first_offline(
-                scenario_a_timeline(policy, 0.0, killed), policy, co_located=True
+                scenario_a_timeline(policy, 0.0, killed),
+                policy,
+                co_located=sut.dispatcher_co_located,
             )
             within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
             change = watch.wait_for(

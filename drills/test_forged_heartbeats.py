@@ -25,7 +25,7 @@ from sop.oracle import first_offline
 @pytest.mark.destructive
 @pytest.mark.scenario("A")
 def test_forged_and_replayed_heartbeats_do_not_delay_detection(
-    policy, clock, evidence, probes, faults
+    policy, clock, evidence, probes, faults, sut
 ):
     """Forged and replayed heartbeats during an outage: all rejected, detection on time."""
     kill = faults.kill("dispatcher")
@@ -43,10 +43,14 @@ def test_forged_and_replayed_heartbeats_do_not_delay_detection(
                 for n in range(int(policy.scenario_a.silence_minutes))
             ]
             earliest = first_offline(
-                [*scenario_a_timeline(policy, -gap, killed), *noise], policy, co_located=True
+                [*scenario_a_timeline(policy, -gap, killed), *noise],
+                policy,
+                co_located=sut.dispatcher_co_located,
             )
             latest = first_offline(
-                [*scenario_a_timeline(policy, 0.0, killed), *noise], policy, co_located=True
+                [*scenario_a_timeline(policy, 0.0, killed), *noise],
+                policy,
+                co_located=sut.dispatcher_co_located,
             )
             within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
             change = watch.wait_for(

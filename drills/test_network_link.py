@@ -71,5 +71,5 @@ def test_link_toxic_counts_one_probe_failure_per_interval(
         *(ApiProbe(n * rule.api_probe_interval_minutes, outcome) for n in range(1, intervals + 1)),
         ProcessCheck(0.0, "running"),
     ]
-    oracle_never = never_offline(timeline, policy, co_located=True, until=held)
+    oracle_never = never_offline(timeline, policy, co_located=sut.dispatcher_co_located, until=held)
     assert_never_offline(f"network_{toxic}", watch, evidence, oracle_never)

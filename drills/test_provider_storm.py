@@ -54,7 +54,7 @@ def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float
 @pytest.mark.destructive
 @pytest.mark.scenario("B")
 @pytest.mark.test_plan(3)
-def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, probes, faults):
+def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, probes, faults, sut):
     """429 storm past SOP 2B's threshold: OFFLINE (scenario_b) in the window, alert sent."""
     storm = faults.provider_storm()
     host = faults.agent_host().hostname
@@ -68,8 +68,12 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
                 policy.deployment.heartbeat_interval_minutes * 2,
             )
             gap = sop_since(clock, lower, upper)
-            earliest = first_offline([RateLimitReport(-gap, True)], policy, co_located=True)
-            latest = first_offline([RateLimitReport(0.0, True)], policy, co_located=True)
+            earliest = first_offline(
+                [RateLimitReport(-gap, True)], policy, co_located=sut.dispatcher_co_located
+            )
+            latest = first_offline(
+                [RateLimitReport(0.0, True)], policy, co_located=sut.dispatcher_co_located
+            )
             change = watch.wait_for(
                 "offline",
                 timeout_s=clock.wall_seconds(storm_offline_within(policy)),
@@ -101,7 +105,7 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
 @pytest.mark.quarterly
 @pytest.mark.destructive
 @pytest.mark.scenario("B")
-def test_storm_shorter_than_threshold_raises_no_alarm(policy, clock, evidence, probes, faults):
+def test_storm_shorter_than_threshold_raises_no_alarm(policy, clock, evidence, probes, faults, sut):
     """429 storm that ends before SOP 2B's threshold: never OFFLINE, no alert."""
     storm = faults.provider_storm()
     held = policy.scenario_b.rate_limited_minutes / 2  # well short of "more than 3 minutes"
@@ -120,7 +124,9 @@ def test_storm_shorter_than_threshold_raises_no_alarm(policy, clock, evidence, p
         )
         ended = sop_since(clock, origin, ended_at)
         timeline = [RateLimitReport(0.0, True), RateLimitReport(ended, False)]
-        oracle_never = never_offline(timeline, policy, co_located=True, until=ended)
+        oracle_never = never_offline(
+            timeline, policy, co_located=sut.dispatcher_co_located, until=ended
+        )
         steady_state("after", probes, policy, evidence)
         assert_never_offline("provider_storm_short", watch, evidence, oracle_never)
         assert probes.sink_messages("discord") == [], "no alarm: nothing sent to 0x01"

@@ -19,7 +19,7 @@ from sop.oracle import never_offline
 @pytest.mark.smoke
 @pytest.mark.destructive
 @pytest.mark.scenario("A")
-def test_short_outage_never_declares_offline(policy, clock, evidence, probes, faults):
+def test_short_outage_never_declares_offline(policy, clock, evidence, probes, faults, sut):
     """Dispatcher down for half the silence threshold: never OFFLINE."""
     rule = policy.scenario_a
     outage = rule.silence_minutes / 2  # well short of the threshold, probes fail meanwhile
@@ -43,6 +43,8 @@ def test_short_outage_never_declares_offline(policy, clock, evidence, probes, fa
             ProcessCheck(resumed, "running"),
             Heartbeat(resumed),
         ]
-        oracle_never = never_offline(timeline, policy, co_located=True, until=resumed)
+        oracle_never = never_offline(
+            timeline, policy, co_located=sut.dispatcher_co_located, until=resumed
+        )
         steady_state("after", probes, policy, evidence)
         assert_never_offline("short_outage", watch, evidence, oracle_never)
