@@ -1,4 +1,4 @@
-"""This repository's own test settings; the sopdrill plugin itself comes via its pytest11 entry point."""
+"""This repository's own test settings; the sopdrill plugin comes via its pytest11 entry point."""
 
 from __future__ import annotations
 

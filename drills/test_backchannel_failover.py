@@ -22,7 +22,7 @@ def notifications(entries, channel):
 @pytest.mark.quarterly
 @pytest.mark.smoke
 @pytest.mark.destructive
-@pytest.mark.test_plan(2)
+@pytest.mark.test_plan(4)
 def test_discord_down_fails_over_to_signal(policy, clock, evidence, probes, faults):
     """Discord down during the alert: delivered once over Signal, each attempt logged."""
     host = faults.agent_host().hostname
@@ -52,7 +52,7 @@ def test_discord_down_fails_over_to_signal(policy, clock, evidence, probes, faul
 @pytest.mark.nightly
 @pytest.mark.quarterly
 @pytest.mark.destructive
-@pytest.mark.test_plan(2)
+@pytest.mark.test_plan(4)
 def test_both_channels_down_leaves_marker_and_loses_nothing(
     policy, clock, evidence, probes, faults
 ):

@@ -19,7 +19,7 @@ RATE_LIMITED_REQUESTS = 1
 @pytest.mark.nightly
 @pytest.mark.quarterly
 @pytest.mark.destructive
-@pytest.mark.test_plan(2)
+@pytest.mark.test_plan(4)
 def test_discord_429_is_honoured_and_alert_delivered_once(policy, clock, evidence, probes, faults):
     """Discord answers 429 with retry_after: the agent waits it, then delivers exactly once."""
     host = faults.agent_host().hostname

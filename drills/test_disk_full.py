@@ -14,7 +14,7 @@ from fixtures.waiting import wait_until
 @pytest.mark.nightly
 @pytest.mark.quarterly
 @pytest.mark.destructive
-@pytest.mark.test_plan(4)
+@pytest.mark.test_plan(3)
 def test_full_disk_while_offline_rotates_logs_and_spares_data(
     policy, clock, evidence, probes, faults
 ):

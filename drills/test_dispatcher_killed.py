@@ -27,7 +27,7 @@ from sop.oracle import first_offline
 @pytest.mark.smoke
 @pytest.mark.destructive
 @pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 2)
+@pytest.mark.test_plan(1, 2, 4)
 def test_dispatcher_killed_declares_offline_in_window_and_alerts(
     policy, clock, evidence, probes, faults, sut
 ):

@@ -97,7 +97,7 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
 @pytest.mark.quarterly
 @pytest.mark.destructive
 @pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 5)
+@pytest.mark.test_plan(1, 2, 4, 5)
 @pytest.mark.needs("containers")
 def test_partitioned_dispatcher_host_is_declared_offline_in_window(
     policy, clock, evidence, probes, faults, sut
@@ -110,7 +110,7 @@ def test_partitioned_dispatcher_host_is_declared_offline_in_window(
 @pytest.mark.quarterly
 @pytest.mark.destructive
 @pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 5)
+@pytest.mark.test_plan(1, 2, 4, 5)
 @pytest.mark.needs("containers")
 def test_paused_dispatcher_host_is_declared_offline_in_window(
     policy, clock, evidence, probes, faults, sut

@@ -21,7 +21,7 @@ from fixtures.waiting import wait_until
 @pytest.mark.quarterly
 @pytest.mark.smoke
 @pytest.mark.destructive
-@pytest.mark.test_plan(4)
+@pytest.mark.test_plan(3)
 def test_ollama_stopped_while_offline_is_restarted_within_rto(
     policy, clock, evidence, probes, faults
 ):
@@ -55,7 +55,7 @@ def test_ollama_stopped_while_offline_is_restarted_within_rto(
 @pytest.mark.nightly
 @pytest.mark.quarterly
 @pytest.mark.destructive
-@pytest.mark.test_plan(4)
+@pytest.mark.test_plan(3)
 def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
     policy, clock, evidence, probes, faults, topology, sut
 ):

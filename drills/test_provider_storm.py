@@ -53,7 +53,7 @@ def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float
 @pytest.mark.smoke
 @pytest.mark.destructive
 @pytest.mark.scenario("B")
-@pytest.mark.test_plan(3)
+@pytest.mark.test_plan(2)
 def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, probes, faults, sut):
     """429 storm past SOP 2B's threshold: OFFLINE (scenario_b) in the window, alert sent."""
     storm = faults.provider_storm()

@@ -18,7 +18,7 @@ from fixtures.waiting import wait_until
 @pytest.mark.quarterly
 @pytest.mark.destructive
 @pytest.mark.scenario("A")
-@pytest.mark.test_plan(5)
+@pytest.mark.test_plan(1, 5)
 def test_recovery_stops_actions_uploads_log_and_requests_integrity_check(
     policy, clock, evidence, probes, faults
 ):

@@ -17,7 +17,7 @@ ROUTES = ("local", "task")
 @pytest.mark.nightly
 @pytest.mark.quarterly
 @pytest.mark.smoke
-@pytest.mark.test_plan(4)
+@pytest.mark.test_plan(3)
 def test_red_list_requests_refused_logged_nothing_changed(policy, clock, evidence, probes, faults):
     """Every red-list action requested while offline: refused, logged, nothing changed."""
     host = faults.agent_host()

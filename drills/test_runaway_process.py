@@ -20,7 +20,7 @@ from fixtures.waiting import wait_until
 @pytest.mark.nightly
 @pytest.mark.quarterly
 @pytest.mark.destructive
-@pytest.mark.test_plan(4)
+@pytest.mark.test_plan(3)
 @pytest.mark.parametrize("allowlisted", [False, True], ids=["runaway", "allowlisted"])
 def test_runaway_killed_offline_allowlisted_spared(
     allowlisted, policy, clock, evidence, probes, faults

@@ -340,6 +340,12 @@ class AgentService:
                     timeout=self._probe_timeout_s(),
                 )
                 delivered = response.status_code in (200, 201)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                delivered = False  # never reached the dispatcher: try again next round
+            except httpx.TimeoutException:
+                # Sent but unanswered in time: the dispatcher most likely has it, and a second
+                # copy would report one outage twice. The next outage reports afresh.
+                delivered = True
             except httpx.HTTPError:
                 delivered = False
             if delivered:
