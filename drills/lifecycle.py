@@ -157,6 +157,52 @@ def assert_detected_within(
     return declared
 
 
+def await_offline_in_window(
+    *,
+    what: str,
+    watch: ModeWatch,
+    origin_mono: float,
+    earliest: Verdict,
+    latest: Verdict,
+    policy: Policy,
+    clock: DrillClock,
+    evidence: EvidenceRecorder,
+    expected_trigger: str,
+    extra_minutes: float = 0.0,
+    wait_minutes: float | None = None,
+) -> float:
+    """Wait for OFFLINE until the window closes (or ``wait_minutes``), then judge it."""
+    if wait_minutes is None:
+        _, wait_minutes = detection_window(
+            latest, policy, DETECTION_TOLERANCE_MINUTES + extra_minutes
+        )
+    change = watch.wait_for(
+        "offline", timeout_s=clock.wall_seconds(wait_minutes), after_mono=origin_mono
+    )
+    return assert_detected_within(
+        what=what,
+        change=change,
+        origin_mono=origin_mono,
+        earliest=earliest,
+        latest=latest,
+        policy=policy,
+        clock=clock,
+        evidence=evidence,
+        expected_trigger=expected_trigger,
+        extra_minutes=extra_minutes,
+    )
+
+
+def delivered_alerts(probes: Probes, policy: Policy, clock: DrillClock) -> list[dict[str, Any]]:
+    """The SOP 3.1 alert(s) in the Discord stand-in's inbox, waited for up to the agent RTO."""
+    messages: list[dict[str, Any]] = wait_until(
+        lambda: probes.sink_messages("discord"),
+        timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+        describe="the SOP 3.1 alert in the Discord stand-in's inbox",
+    )
+    return messages
+
+
 def assert_never_offline(
     what: str, watch: ModeWatch, evidence: EvidenceRecorder, oracle_says_never: bool
 ) -> None:

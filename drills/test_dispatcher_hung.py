@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    assert_detected_within,
     assert_never_offline,
+    await_offline_in_window,
     mark_heartbeat,
     outage_timeline,
     steady_state,
@@ -66,15 +66,9 @@ def test_hung_dispatcher_is_declared_offline_only_when_scenario_a_allows(
                 )
             else:
                 earliest = first_offline(timeline(-gap), policy, co_located=co_located)
-                within = latest.offline_at + rule.api_probe_interval_minutes + timeout
-                change = watch.wait_for(
-                    "offline",
-                    timeout_s=clock.wall_seconds(within + DETECTION_TOLERANCE_MINUTES),
-                    after_mono=upper,
-                )
-                assert_detected_within(
+                await_offline_in_window(
+                    watch=watch,
                     what="dispatcher_hung",
-                    change=change,
                     origin_mono=upper,
                     earliest=earliest,
                     latest=latest,

@@ -11,14 +11,13 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    assert_detected_within,
+    await_offline_in_window,
+    delivered_alerts,
     mark_heartbeat,
     marker_entries,
     scenario_a_timeline,
     steady_state,
 )
-from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
-from fixtures.waiting import wait_until
 from sop.oracle import first_offline
 
 
@@ -50,15 +49,9 @@ def test_dispatcher_killed_declares_offline_in_window_and_alerts(
                 policy,
                 co_located=sut.dispatcher_co_located,
             )
-            within = latest.offline_at + policy.scenario_a.api_probe_interval_minutes
-            change = watch.wait_for(
-                "offline",
-                timeout_s=clock.wall_seconds(within + DETECTION_TOLERANCE_MINUTES),
-                after_mono=upper,
-            )
-            assert_detected_within(
+            await_offline_in_window(
+                watch=watch,
                 what="dispatcher_killed",
-                change=change,
                 origin_mono=upper,
                 earliest=earliest,
                 latest=latest,
@@ -68,11 +61,7 @@ def test_dispatcher_killed_declares_offline_in_window_and_alerts(
                 expected_trigger="scenario_a",
             )
             # SOP 3.1: the alert reaches 0x01 over Discord, rendered from the SOP template.
-            messages = wait_until(
-                lambda: probes.sink_messages("discord"),
-                timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
-                describe="the SOP 3.1 alert in the Discord stand-in's inbox",
-            )
+            messages = delivered_alerts(probes, policy, clock)
             markers = marker_entries(probes.emergency_log())
             assert len(markers) == 1, f"expected one SOP 3.3 marker, found {markers}"
             marker = markers[0]

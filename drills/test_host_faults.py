@@ -14,13 +14,13 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    assert_detected_within,
+    await_offline_in_window,
+    delivered_alerts,
     mark_heartbeat,
     marker_entries,
     outage_timeline,
     steady_state,
 )
-from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
 from sop.oracle import first_offline
 
@@ -55,15 +55,9 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
                 f"OFFLINE ({latest.reason}); this drill is for a dispatcher on its own host"
             )
             earliest = first_offline(timeline(-gap), policy, co_located=co_located)
-            within = latest.offline_at + rule.api_probe_interval_minutes + timeout
-            change = watch.wait_for(
-                "offline",
-                timeout_s=clock.wall_seconds(within + DETECTION_TOLERANCE_MINUTES),
-                after_mono=upper,
-            )
-            assert_detected_within(
+            await_offline_in_window(
+                watch=watch,
                 what=f"dispatcher_host_{kind}",
-                change=change,
                 origin_mono=upper,
                 earliest=earliest,
                 latest=latest,
@@ -75,11 +69,7 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
                 extra_minutes=timeout,
             )
             # SOP 3.1: the backchannel is on another host, untouched by the fault.
-            messages = wait_until(
-                lambda: probes.sink_messages("discord"),
-                timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
-                describe="the SOP 3.1 alert in the Discord stand-in's inbox",
-            )
+            messages = delivered_alerts(probes, policy, clock)
             (marker,) = marker_entries(probes.emergency_log())
             assert marker["trigger"] == "scenario_a"
             assert [m["content"] for m in messages] == [policy.render_alert(host, marker["reason"])]

@@ -12,8 +12,9 @@ import time
 import pytest
 
 from drills.lifecycle import (
-    assert_detected_within,
     assert_never_offline,
+    await_offline_in_window,
+    delivered_alerts,
     marker_entries,
     sop_since,
     steady_state,
@@ -74,14 +75,9 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
             latest = first_offline(
                 [RateLimitReport(0.0, True)], policy, co_located=sut.dispatcher_co_located
             )
-            change = watch.wait_for(
-                "offline",
-                timeout_s=clock.wall_seconds(storm_offline_within(policy)),
-                after_mono=upper,
-            )
-            assert_detected_within(
+            await_offline_in_window(
+                watch=watch,
                 what="provider_storm_long",
-                change=change,
                 origin_mono=upper,
                 earliest=earliest,
                 latest=latest,
@@ -89,12 +85,9 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
                 clock=clock,
                 evidence=evidence,
                 expected_trigger="scenario_b",
+                wait_minutes=storm_offline_within(policy),
             )
-            messages = wait_until(
-                lambda: probes.sink_messages("discord"),
-                timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
-                describe="the SOP 3.1 alert in the Discord stand-in's inbox",
-            )
+            messages = delivered_alerts(probes, policy, clock)
             (marker,) = marker_entries(probes.emergency_log())
             assert marker["trigger"] == "scenario_b"
             assert [m["content"] for m in messages] == [policy.render_alert(host, marker["reason"])]
