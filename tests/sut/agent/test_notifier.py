@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,6 +20,7 @@ from sop.chain import verify_chain
 from sop.policy import Policy, load_policy
 from sut.agent.emlog import EmergencyLog
 from sut.agent.notifier import ChannelConfig, Notifier
+from sut.runtime.threaded import ThreadedServer
 
 TOKEN = "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"
 RECIPIENT_ID = "80351110224678912"
@@ -108,36 +107,6 @@ class FakeSignal:
             return JSONResponse({"error": "signal-cli: connection to Signal servers failed"}, 500)
         self.messages.append(await request.json())
         return JSONResponse({"timestamp": str(time.time_ns() // 1_000_000)}, 201)
-
-
-class ThreadedServer:
-    """One app under uvicorn on a free 127.0.0.1 port, in a thread."""
-
-    def __init__(self, app: Starlette) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="off", ws="none", http="h11"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> ThreadedServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"fake server at {self.url} did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from xmlrpc.server import SimpleXMLRPCServer
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +34,7 @@ from sut.agent.service import AgentService
 from sut.dispatcher.errors import RequestRejected
 from sut.dispatcher.incidents import validate_distress_signal
 from sut.runtime.settings import Settings
+from sut.runtime.threaded import ThreadedServer
 
 KEY = b"service-test-key-0c7e19"
 POLICY = load_policy()
@@ -48,47 +48,6 @@ AGENT_URL = "http://127.0.0.1:9/ops"  # where the agent says its inbox is; never
 CRITICAL_PATCH = {"cvss": 9.8, "active_exploit": True}
 
 
-class ThreadedServer:
-    """One ASGI app under uvicorn (lifespan on) in a daemon thread, on a pre-bound socket."""
-
-    def __init__(self, app: Starlette) -> None:
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-        # and without it every keep-alive answer waits out a 40 ms delayed ACK.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            ws="none",
-            lifespan="on",
-            timeout_graceful_shutdown=0.5,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self.sock.getsockname()
-        return f"http://{host}:{port}"
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not self.server.started:
-            assert self.thread.is_alive(), "uvicorn died while starting"
-            assert time.monotonic() < deadline, f"uvicorn did not start on {self.url}"
-            time.sleep(0.005)
-        return self.url
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(STARTUP_TIMEOUT_S)
-        self.sock.close()
-
-
 @pytest.fixture
 def serve() -> Iterator[Callable[[Starlette], httpx.Client]]:
     """Serve apps for one test; each comes back as a client on its base URL."""
@@ -96,7 +55,7 @@ def serve() -> Iterator[Callable[[Starlette], httpx.Client]]:
     clients: list[httpx.Client] = []
 
     def start(app: Starlette) -> httpx.Client:
-        server = ThreadedServer(app)
+        server = ThreadedServer(app, graceful_shutdown_s=1)
         servers.append(server)
         client = httpx.Client(base_url=server.start(), timeout=5.0, trust_env=False)
         clients.append(client)
@@ -106,7 +65,7 @@ def serve() -> Iterator[Callable[[Starlette], httpx.Client]]:
     for client in clients:
         client.close()
     for server in reversed(servers):  # the agent first: its loops talk to the dispatcher
-        server.server.should_exit = True
+        server.request_stop()
     for server in reversed(servers):
         server.stop()
 

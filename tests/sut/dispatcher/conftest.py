@@ -6,7 +6,6 @@ every POST, and a model provider that answers 200, 429 or 500 on demand.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,43 +23,11 @@ from starlette.routing import Route
 from sut.dispatcher.app import create_app
 from sut.dispatcher.config import DispatcherConfig
 from sut.runtime.settings import Settings
+from sut.runtime.threaded import ThreadedServer
 
-STARTUP_TIMEOUT_S = 5.0
 #: 600 SOP seconds per wall second: the 1-minute heartbeat interval becomes 0.1 s.
 TIME_SCALE = 600
 HMAC_KEY = "test-hmac-key-4f1c9a77e2"
-
-
-class ThreadedServer:
-    """One ASGI app under uvicorn in a daemon thread, on a socket bound before it starts."""
-
-    def __init__(self, app: Starlette) -> None:
-        # Binding port 0 here means the port is known before uvicorn runs and cannot be taken.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(app, log_config=None, access_log=False, ws="none", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self.sock.getsockname()
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start on {self.url}")
-            time.sleep(0.005)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(STARTUP_TIMEOUT_S)
-        self.sock.close()
 
 
 @pytest.fixture
@@ -78,7 +44,7 @@ def serve() -> Iterator[Callable[[Starlette], str]]:
     yield start
     # Told to exit together, joined together: their shutdown ticks overlap.
     for server in reversed(servers):
-        server.server.should_exit = True
+        server.request_stop()
     for server in reversed(servers):
         server.stop()
 
