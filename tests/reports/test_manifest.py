@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from fixtures.cli import main
+from cli.main import main
 from reports.errors import SigningKeyError
 from reports.manifest import (
     MANIFEST_FILE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fixtures.commands.report import run as report_run
+from cli.commands.report import run as report_run
 from reports.redaction import scrub
 
 from .conftest import SECRETS
