@@ -1,4 +1,10 @@
-"""The agent's HTTP API (DESIGN.md): inbox, state, actions, health and metrics."""
+"""The agent's HTTP API (DESIGN.md): inbox, state, actions, health and metrics.
+
+The service answers in values (sut/agent/inbox.py, the gate's Decision); the status codes
+are chosen here and only here: a verdict of the gate is 200 or 403, a rejected envelope 401
+(forged), 409 (replayed or stale) or 400, a heartbeat taken 202, and the inbox of an agent
+failing closed on an invalid policy 503.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sut.agent.gate import ActionRequest
+from sut.agent.gate import ActionRequest, Decision
+from sut.agent.inbox import (
+    Closed,
+    HeartbeatTaken,
+    InboxAnswer,
+    Rejected,
+    TaskDecided,
+    TaskMalformed,
+)
+from sut.agent.metrics import CONTENT_TYPE
 from sut.agent.service import AgentService
+
+#: A rejected envelope by the wire's tag; any other tag (``malformed``...) is a 400.
+_REJECTED_STATUS = {"bad_signature": 401, "replay": 409, "stale": 409}
 
 
 async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
@@ -23,6 +41,29 @@ async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
         # ValueError covers bad JSON, bad UTF-8 and integers past Python's digit limit;
         # RecursionError is nesting deeper than the parser goes. A bad body is a 400, never a 500.
         return None, JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+
+
+def _decision_response(decision: Decision, result: dict[str, Any] | None) -> JSONResponse:
+    """The gate's verdict and what came of it: 200 when allowed, 403 with the reason when not."""
+    return JSONResponse(
+        {**decision.to_log(), "result": result}, status_code=200 if decision.allowed else 403
+    )
+
+
+def _inbox_response(answer: InboxAnswer) -> JSONResponse:
+    """``POST /v1/inbox``'s answer to what the service made of an envelope."""
+    match answer:
+        case Closed(reason):
+            return JSONResponse({"error": reason}, status_code=503)
+        case Rejected(kind, reason):
+            status = _REJECTED_STATUS.get(kind, 400)
+            return JSONResponse({"error": reason, "reason": kind}, status_code=status)
+        case HeartbeatTaken(mode):
+            return JSONResponse({"accepted": True, "mode": mode}, status_code=202)
+        case TaskMalformed(reason):
+            return JSONResponse({"error": reason}, status_code=400)
+        case TaskDecided(decision, result):
+            return _decision_response(decision, result)
 
 
 def create_app(service: AgentService) -> Starlette:
@@ -40,8 +81,7 @@ def create_app(service: AgentService) -> Starlette:
         data, error = await _json_body(request)
         if error is not None:
             return error
-        status, body = await service.receive(data)
-        return JSONResponse(body, status_code=status)
+        return _inbox_response(await service.receive(data))
 
     async def state(_: Request) -> Response:
         return JSONResponse(service.state_view())
@@ -64,15 +104,13 @@ def create_app(service: AgentService) -> Starlette:
         decision, result = await service.act(
             ActionRequest(data["action"], data["target"], params, f"local:{who}")
         )
-        return JSONResponse(
-            {**decision.to_log(), "result": result}, status_code=200 if decision.allowed else 403
-        )
+        return _decision_response(decision, result)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", "mode": service.mode})
 
     async def metrics(_: Request) -> Response:
-        return PlainTextResponse(service.metrics_text(), media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(service.metrics_text(), media_type=CONTENT_TYPE)
 
     async def notifications(_: Request) -> Response:
         return JSONResponse(service.notifications)

@@ -19,7 +19,7 @@ import stat
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sop.chain import chain_entry, verify_chain
 from sop.errors import ChainError, SopdrillError
@@ -37,6 +37,12 @@ class EmergencyLogError(SopdrillError):
 
 class EmergencyLogFull(EmergencyLogError):
     """The disk (or quota) is full; the entry is pending and will be written by a later append."""
+
+
+class Recorder(Protocol):
+    """Records one entry of ``kind`` in the emergency log and never raises (a refused one waits)."""
+
+    def __call__(self, kind: str, **fields: Any) -> None: ...
 
 
 def _utc_now() -> datetime:

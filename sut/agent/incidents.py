@@ -2,12 +2,17 @@
 
 While the Dispatcher is reachable the agent does not heal on its own: it reports, and acts
 only on a task the Dispatcher assigns (SOP 4 applies only "during an offline state").
+:func:`distress_signal` builds the JSON; :class:`IncidentReporter` sends one per outage of a
+service and remembers what the Dispatcher has received.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx
 
 #: emergency-procedures.md severity table: "Ollama down" is P1.
 SEVERITY_BY_COMPONENT = {"ollama": "P1"}
@@ -41,3 +46,54 @@ def distress_signal(
         "requested_action": "father_intervention",
         "escalation_timeout": (at + timedelta(seconds=escalation_wall_s)).isoformat(),
     }
+
+
+class IncidentReporter:
+    """Reports each failed service to the Dispatcher once per outage; ``sent`` lists them."""
+
+    def __init__(
+        self, agent: str, dispatcher_url: str, escalation_wall_s: float, timeout_s: float
+    ) -> None:
+        self.agent = agent
+        self.dispatcher_url = dispatcher_url
+        self.escalation_wall_s = escalation_wall_s
+        self.timeout_s = timeout_s
+        #: Every distress signal the Dispatcher has, oldest first (``GET /v1/incidents``).
+        self.sent: list[dict[str, Any]] = []
+        self._reported: set[str] = set()
+
+    async def report(self, client: httpx.AsyncClient, service_states: Mapping[str, str]) -> None:
+        """Report every service not running that was not reported since it last ran."""
+        for name, state in service_states.items():
+            if state == "running":
+                self._reported.discard(name)  # the outage is over: the next one is news
+                continue
+            if name in self._reported:
+                continue
+            signal = distress_signal(
+                self.agent,
+                name,
+                f"{name} is {state}",
+                last_success=None,
+                attempts=1,
+                escalation_wall_s=self.escalation_wall_s,
+            )
+            if await self._deliver(client, signal):
+                self._reported.add(name)
+                self.sent.append(signal)
+
+    async def _deliver(self, client: httpx.AsyncClient, signal: dict[str, Any]) -> bool:
+        """Whether the Dispatcher has ``signal`` now (or most likely has it)."""
+        try:
+            response = await client.post(
+                f"{self.dispatcher_url}/v1/incidents", json=signal, timeout=self.timeout_s
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout):
+            return False  # never reached the dispatcher: try again next round
+        except httpx.TimeoutException:
+            # Sent but unanswered in time: the dispatcher most likely has it, and a second
+            # copy would report one outage twice. The next outage reports afresh.
+            return True
+        except httpx.HTTPError:
+            return False
+        return response.status_code in (200, 201)

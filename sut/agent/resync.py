@@ -1,69 +1,115 @@
 """Re-sync after the Dispatcher returns (SOP 5): upload the emergency log until acknowledged,
 then request an integrity check. Autonomous actions are stopped by the caller before this runs.
+
+Every call to the Dispatcher here is retried until it answers as it should: a Dispatcher that
+has only just come back may fail a few times, and SOP 5.2 says "until acknowledged", so
+nothing is dropped and nothing is skipped. The registration of the agent's inbox, which the
+agent makes at start and again first thing in a re-sync, is such a call too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 
-from sut.agent.emlog import EmergencyLog
+from sut.agent.emlog import EmergencyLog, Recorder
+
+T = TypeVar("T")
 
 
+@dataclass
 class Resync:
     """Uploads the log (idempotent on the dispatcher) and asks for the integrity check."""
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        dispatcher_url: str,
-        agent: str,
-        log: EmergencyLog,
-        retry_s: float,
-        timeout_s: float,
-        sleep: Callable[[float], Awaitable[None]],
-    ) -> None:
-        self.client = client
-        self.url = dispatcher_url
-        self.agent = agent
-        self.log = log
-        self.retry_s = retry_s
-        self.timeout_s = timeout_s
-        self.sleep = sleep
+    client: httpx.AsyncClient
+    dispatcher_url: str
+    agent: str
+    log: EmergencyLog
+    retry_s: float
+    timeout_s: float
+    sleep: Callable[[float], Awaitable[None]]
+    #: Where this agent's inbox is, told to the dispatcher; None: it is not told.
+    agent_url: str | None = None
+
+    async def run(self, record: Recorder) -> int:
+        """SOP 5.1 to 5.3 in order, each step in the log; the seq acknowledged by the upload."""
+        record("resync", step="stop_autonomous_actions", outcome="done")  # SOP 5.1
+        await self.register()
+        acknowledged = await self.upload()  # SOP 5.2
+        record("resync", step="upload_emergency_log", outcome="acknowledged", through=acknowledged)
+        check = await self.integrity_check()  # SOP 5.3
+        record(
+            "resync",
+            step="request_integrity_check",
+            outcome=check.get("status"),
+            entries=check.get("entries"),
+            head=check.get("head"),
+        )
+        record(
+            "state", mode="online", from_mode="recovering", trigger=None, reason="re-sync complete"
+        )
+        await self.upload()  # the dispatcher ends with the whole log, entry for entry
+        return acknowledged
+
+    async def register(self) -> None:
+        """Tell the dispatcher where this agent's inbox is; retried until it answers."""
+        if not self.agent_url:
+            return
+        body = {"name": self.agent, "url": self.agent_url}
+        await self._post_until("/v1/agents", lambda: body, _registered)
 
     async def upload(self) -> int:
         """SOP 5.2: send every entry until the dispatcher acknowledges the last one; its seq."""
-        while True:
+        last = -1
+
+        def whole_log() -> dict[str, Any]:
+            # Read afresh for every attempt: entries logged meanwhile go in the next one.
+            nonlocal last
             entries = self.log.entries()
             last = entries[-1]["seq"] if entries else -1
-            try:
-                response = await self.client.post(
-                    f"{self.url}/v1/emergency-log",
-                    json={"agent": self.agent, "entries": entries},
-                    timeout=self.timeout_s,
-                )
-                if response.status_code == 200:
-                    acknowledged = int(response.json().get("acknowledged_through", -1))
-                    if acknowledged >= last:
-                        return acknowledged
-            except (httpx.HTTPError, ValueError):
-                pass  # keep the log and try again: nothing is dropped on a failed upload
-            await self.sleep(self.retry_s)
+            return {"agent": self.agent, "entries": entries}
+
+        def acknowledged(response: httpx.Response) -> int | None:
+            if response.status_code != 200:
+                return None
+            through = int(response.json().get("acknowledged_through", -1))
+            return through if through >= last else None
+
+        return await self._post_until("/v1/emergency-log", whole_log, acknowledged)
 
     async def integrity_check(self) -> dict[str, Any]:
         """SOP 5.3: ask the dispatcher to verify what it received; retried until it answers."""
+
+        def result(response: httpx.Response) -> dict[str, Any] | None:
+            if response.status_code != 200:
+                return None
+            answer: dict[str, Any] = response.json()
+            return answer
+
+        return await self._post_until("/v1/integrity-check", lambda: {"agent": self.agent}, result)
+
+    async def _post_until(
+        self,
+        path: str,
+        body: Callable[[], dict[str, Any]],
+        answer: Callable[[httpx.Response], T | None],
+    ) -> T:
+        """POST ``body()`` to ``path`` every ``retry_s`` until ``answer`` finds what it wants."""
         while True:
             try:
                 response = await self.client.post(
-                    f"{self.url}/v1/integrity-check",
-                    json={"agent": self.agent},
-                    timeout=self.timeout_s,
+                    f"{self.dispatcher_url}{path}", json=body(), timeout=self.timeout_s
                 )
-                if response.status_code == 200:
-                    result: dict[str, Any] = response.json()
-                    return result
+                found = answer(response)
+                if found is not None:
+                    return found
             except (httpx.HTTPError, ValueError):
-                pass
+                pass  # keep the log and try again: nothing is dropped on a failed call
             await self.sleep(self.retry_s)
+
+
+def _registered(response: httpx.Response) -> bool | None:
+    return True if response.status_code in (200, 201) else None

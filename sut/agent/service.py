@@ -1,22 +1,22 @@
 """The Ops-Expert agent as a running service: loops that feed the detector and act on its verdicts.
 
-The decisions live in pure modules (detector, gate, remediation.plan); this module is the I/O
-around them: it probes the Dispatcher, receives the inbox, ticks the detector, alerts on
-OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
-incidents while online. Every decision and state change lands in the emergency log.
+The decisions live in pure modules (detector, gate, remediation.plan, inbox verification);
+the talking lives in their own rooms (notifier, resync, incidents, metrics); this module wires
+them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the detector, alerts
+on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
+incidents while online. Every decision and state change lands in the emergency log. Without a
+valid policy it runs none of that and fails closed (sut/agent/failclosed.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
 
 import httpx
 
-from sop.errors import WireError
 from sop.observations import (
     ApiProbe,
     Heartbeat,
@@ -25,14 +25,26 @@ from sop.observations import (
     ProcessCheck,
     RateLimitReport,
 )
-from sop.wire import ReplayGuard, verify_envelope
+from sop.wire import ReplayGuard
 from sut.agent.clock import SopClock
 from sut.agent.config import AgentConfig
 from sut.agent.detector import Detector, Transition
 from sut.agent.emlog import EmergencyLog, EmergencyLogError
 from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
+from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
-from sut.agent.incidents import distress_signal
+from sut.agent.inbox import (
+    MALFORMED_TASK,
+    HeartbeatTaken,
+    InboxAnswer,
+    InboxVerifier,
+    Rejected,
+    TaskDecided,
+    TaskMalformed,
+    task_request,
+)
+from sut.agent.incidents import IncidentReporter
+from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
 from sut.agent.remediation import ExecutionTargets, Executor, plan
 from sut.agent.resync import Resync
@@ -55,24 +67,32 @@ class AgentService:
         self.policy = config.policy
         self.log = EmergencyLog(config.emergency_log)
         self.gate = ActionGate(config.policy, config.policy_error)
-        self.detector = (
-            Detector(config.policy, co_located=config.co_located, start=_START_MINUTE)
-            if config.policy
-            else None
-        )
-        self.guard = (
-            ReplayGuard(config.policy.deployment.max_envelope_age_minutes, config.scale)
-            if config.policy
-            else None
-        )
+        self.metrics = AgentMetrics()
+        self.closed = FailClosed(config.policy_error) if config.policy is None else None
+        self.detector: Detector | None = None
+        self.guard: ReplayGuard | None = None
+        self.inbox: InboxVerifier | None = None
+        self.reporter: IncidentReporter | None = None
+        if config.policy is not None:
+            self.detector = Detector(
+                config.policy, co_located=config.co_located, start=_START_MINUTE
+            )
+            self.guard = ReplayGuard(
+                config.policy.deployment.max_envelope_age_minutes, config.scale
+            )
+            self.inbox = InboxVerifier(config.hmac_key, self.guard)
+            self.reporter = IncidentReporter(
+                config.name,
+                config.dispatcher_url,
+                escalation_wall_s=self._wall(config.policy.rto.ollama_minutes),
+                timeout_s=self._probe_timeout_s(),
+            )
         self.decisions: list[dict[str, Any]] = []
-        self.incidents: list[dict[str, Any]] = []
         self.notifications: list[dict[str, Any]] = []
-        self.counters: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._resync: Resync | None = None
         self._resync_task: asyncio.Task[Any] | None = None
         self._refused_once: set[tuple[str, str, str]] = set()
-        self._reported: set[str] = set()
         self._client: httpx.AsyncClient | None = None
         self._facts: FactGatherer | None = None
         self._executor: Executor | None = None
@@ -111,15 +131,21 @@ class AgentService:
         self._executor = Executor(
             ExecutionTargets(supervisor, cfg.log_dir, cfg.protected_dirs, cfg.emergency_log)
         )
-        if self.policy is None:
-            log.error(
-                "policy invalid: failing closed", extra={"fields": {"error": cfg.policy_error}}
-            )
-            self._record(
-                "note", message="policy invalid; every action refused", error=cfg.policy_error
-            )
+        if self.closed is not None:
+            self.closed.announce(self._record)
             return
-        self._spawn(self._register())
+        assert self.policy is not None  # a policy or fail closed: one of the two, always
+        self._resync = Resync(
+            self._client,
+            cfg.dispatcher_url,
+            cfg.name,
+            self.log,
+            retry_s=self._wall(self.policy.deployment.upload_retry_interval_minutes),
+            timeout_s=self._probe_timeout_s(),
+            sleep=asyncio.sleep,
+            agent_url=cfg.url,
+        )
+        self._spawn(self._resync.register())
         self._spawn(self._probe_loop())
         self._spawn(self._tick_loop())
         self._spawn(self._remediation_loop())
@@ -157,7 +183,7 @@ class AgentService:
         try:
             self.log.append(kind, **fields)
         except EmergencyLogError as exc:
-            self.counters["emergency_log_unwritable"] += 1
+            self.metrics.count("emergency_log_unwritable")
             log.warning(
                 "emergency log unwritable; entry kept pending",
                 extra={"fields": {"kind": kind, "error": str(exc)}},
@@ -166,7 +192,12 @@ class AgentService:
     @property
     def mode(self) -> Mode:
         """The detector's mode (``online`` when failing closed without a policy)."""
-        return self.detector.state.mode if self.detector else "online"
+        return self.detector.state.mode if self.detector else FailClosed.mode
+
+    @property
+    def incidents(self) -> list[dict[str, Any]]:
+        """The distress signals the dispatcher received, oldest first."""
+        return self.reporter.sent if self.reporter is not None else []
 
     # ---- the detector ------------------------------------------------------------------
     def _observe(self, observation: Observation) -> None:
@@ -176,7 +207,7 @@ class AgentService:
     def _handle(self, transition: Transition | None) -> None:
         if transition is None:
             return
-        self.counters[f"transition_{transition.to_mode}"] += 1
+        self.metrics.count(f"transition_{transition.to_mode}")
         fields = {
             "from": transition.from_mode,
             "to": transition.to_mode,
@@ -202,7 +233,7 @@ class AgentService:
                 self._refused_once.clear()
                 self._spawn(self._alert(transition))
         elif transition.to_mode == "recovering":
-            self._resync_task = self._spawn(self._resync())
+            self._resync_task = self._spawn(self._resync_now())
 
     async def _tick_loop(self) -> None:
         assert self.detector is not None
@@ -221,7 +252,7 @@ class AgentService:
             outcome = await probe_api(
                 self.client, self.config.dispatcher_url, self._probe_timeout_s()
             )
-            self.counters[f"probe_{outcome}"] += 1
+            self.metrics.count(f"probe_{outcome}")
             now = self.clock.now()
             self._observe(ApiProbe(now, outcome))
             if self.config.dispatcher_pidfile is not None:
@@ -232,43 +263,30 @@ class AgentService:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 
     # ---- inbox -------------------------------------------------------------------------
-    async def receive(self, data: Any) -> tuple[int, dict[str, Any]]:
-        """Handle one inbox envelope; a rejected one never touches the silence timer."""
-        if self.guard is None:
-            return 503, {"error": f"policy invalid; failing closed: {self.config.policy_error}"}
-        try:
-            try:
-                envelope = verify_envelope(self.config.hmac_key, data)
-            except RecursionError:
-                # Parsed, yet too deep to re-encode for the signature check: malformed, not a 500.
-                raise WireError("inbox: envelope nested too deeply", "malformed") from None
-            self.guard.check(envelope)
-        except WireError as exc:
-            self.counters[f"inbox_rejected_{exc.reason}"] += 1
-            log.warning("inbox envelope rejected", extra={"fields": {"reason": exc.reason}})
-            status = {"bad_signature": 401, "replay": 409, "stale": 409}.get(exc.reason, 400)
-            return status, {"error": str(exc), "reason": exc.reason}
-        self.counters[f"inbox_accepted_{envelope.kind}"] += 1
+    async def receive(self, data: Any) -> InboxAnswer:
+        """Take one inbox envelope; a rejected one never touches the silence timer."""
+        if self.inbox is None:
+            assert self.closed is not None
+            return self.closed.inbox_answer()
+        verdict = self.inbox.verify(data)
+        if isinstance(verdict, Rejected):
+            self.metrics.count(f"inbox_rejected_{verdict.kind}")
+            log.warning("inbox envelope rejected", extra={"fields": {"reason": verdict.kind}})
+            return verdict
+        envelope = verdict.envelope
+        self.metrics.count(f"inbox_accepted_{envelope.kind}")
         now = self.clock.now()
         self._observe(Heartbeat(now, True))  # SOP 2A.1: a valid heartbeat or task assignment
         if envelope.kind == "heartbeat":
             provider = envelope.body.get("provider")
             if provider in ("ok", "rate_limited"):
                 self._observe(RateLimitReport(now, provider == "rate_limited"))
-            return 202, {"accepted": True, "mode": self.mode}
-        body = envelope.body
-        fields = (body.get("task_id"), body.get("action"), body.get("target"))
-        if not all(isinstance(f, str) and f for f in fields) or not isinstance(
-            body.get("params", {}), dict
-        ):
-            return 400, {
-                "error": "task: task_id, action and target must be strings, params an object"
-            }
-        request = ActionRequest(
-            body["action"], body["target"], body.get("params", {}), f"task:{body['task_id']}"
-        )
+            return HeartbeatTaken(self.mode)
+        request = task_request(envelope.body)
+        if request is None:
+            return TaskMalformed(MALFORMED_TASK)
         decision, result = await self.act(request)
-        return (200 if decision.allowed else 403), {**decision.to_log(), "result": result}
+        return TaskDecided(decision, result)
 
     # ---- acting ------------------------------------------------------------------------
     async def facts(self) -> HostFacts:
@@ -299,7 +317,7 @@ class AgentService:
             entry.pop("kind", None)
             self._record("decision", **entry)
             self.decisions.append({"at": self.clock.iso(self.clock.now()), **entry})
-            self.counters[f"action_{entry['decision']}"] += 1
+            self.metrics.count(f"action_{entry['decision']}")
         return decision, result
 
     async def _remediation_loop(self) -> None:
@@ -313,44 +331,9 @@ class AgentService:
                         break  # SOP 5.1: stop at once when the dispatcher is back
                     await self.act(request, facts)
             elif self.mode in ("online", "suspect"):
-                await self._report_incidents(facts)
+                assert self.reporter is not None
+                await self.reporter.report(self.client, facts.service_states)
             await asyncio.sleep(interval)
-
-    async def _report_incidents(self, facts: HostFacts) -> None:
-        """While online, report a failed service once per outage and wait for a task."""
-        assert self.policy is not None
-        for name, state in facts.service_states.items():
-            if state == "running":
-                self._reported.discard(name)
-                continue
-            if name in self._reported:
-                continue
-            signal = distress_signal(
-                self.config.name,
-                name,
-                f"{name} is {state}",
-                last_success=None,
-                attempts=1,
-                escalation_wall_s=self._wall(self.policy.rto.ollama_minutes),
-            )
-            try:
-                response = await self.client.post(
-                    f"{self.config.dispatcher_url}/v1/incidents",
-                    json=signal,
-                    timeout=self._probe_timeout_s(),
-                )
-                delivered = response.status_code in (200, 201)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                delivered = False  # never reached the dispatcher: try again next round
-            except httpx.TimeoutException:
-                # Sent but unanswered in time: the dispatcher most likely has it, and a second
-                # copy would report one outage twice. The next outage reports afresh.
-                delivered = True
-            except httpx.HTTPError:
-                delivered = False
-            if delivered:
-                self._reported.add(name)
-                self.incidents.append(signal)
 
     # ---- SOP 3 and SOP 5 -------------------------------------------------------------------
     async def _alert(self, transition: Transition) -> None:
@@ -369,72 +352,22 @@ class AgentService:
             {"delivered_via": result.delivered_via, "attempts": list(result.attempts)}
         )
 
-    async def _register(self) -> None:
-        """Tell the dispatcher where this agent's inbox is; retried until it answers."""
-        if not self.config.url or self.policy is None:
-            return
-        interval = self._wall(self.policy.deployment.upload_retry_interval_minutes)
-        while True:
-            try:
-                response = await self.client.post(
-                    f"{self.config.dispatcher_url}/v1/agents",
-                    json={"name": self.config.name, "url": self.config.url},
-                    timeout=self._probe_timeout_s(),
-                )
-                if response.status_code in (200, 201):
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(interval)
-
-    async def _resync(self) -> None:
-        assert self.policy is not None
+    async def _resync_now(self) -> None:
+        """SOP 5 now that the dispatcher is back; then the detector is online again."""
+        assert self._resync is not None
         assert self.detector is not None
-        deployment = self.policy.deployment
-        resync = Resync(
-            self.client,
-            self.config.dispatcher_url,
-            self.config.name,
-            self.log,
-            retry_s=self._wall(deployment.upload_retry_interval_minutes),
-            timeout_s=self._probe_timeout_s(),
-            sleep=asyncio.sleep,
-        )
-        self._record("resync", step="stop_autonomous_actions", outcome="done")  # SOP 5.1
-        await self._register()
-        acknowledged = await resync.upload()  # SOP 5.2
-        self._record(
-            "resync", step="upload_emergency_log", outcome="acknowledged", through=acknowledged
-        )
-        check = await resync.integrity_check()  # SOP 5.3
-        self._record(
-            "resync",
-            step="request_integrity_check",
-            outcome=check.get("status"),
-            entries=check.get("entries"),
-            head=check.get("head"),
-        )
-        self._record(
-            "state", mode="online", from_mode="recovering", trigger=None, reason="re-sync complete"
-        )
-        await resync.upload()  # the dispatcher ends with the whole log, entry for entry
+        acknowledged = await self._resync.run(self._record)
         self._resync_task = None
         transition = self.detector.resynced(self.clock.now())
-        self.counters[f"transition_{transition.to_mode}"] += 1
+        self.metrics.count(f"transition_{transition.to_mode}")
         log.info("re-sync complete", extra={"fields": {"acknowledged_through": acknowledged}})
 
     # ---- views -------------------------------------------------------------------------
     def state_view(self) -> dict[str, Any]:
         """``GET /v1/state``: the contract of DESIGN.md plus the detector's counters."""
         if self.detector is None:
-            return {
-                "mode": "online",
-                "since": self.clock.iso(0.0),
-                "trigger": None,
-                "detected_at": None,
-                "policy_valid": False,
-                "policy_error": self.config.policy_error,
-            }
+            assert self.closed is not None
+            return self.closed.state_view(self.clock)
         state = self.detector.state
         return {
             "mode": state.mode,
@@ -451,17 +384,4 @@ class AgentService:
 
     def metrics_text(self) -> str:
         """Prometheus text exposition of the agent's counters and mode."""
-        lines = [
-            "# HELP sopdrill_agent_mode Current detector mode (1 for the active one).",
-            "# TYPE sopdrill_agent_mode gauge",
-        ]
-        for mode in ("online", "suspect", "offline", "recovering"):
-            lines.append(f'sopdrill_agent_mode{{mode="{mode}"}} {1 if self.mode == mode else 0}')
-        lines += [
-            "# HELP sopdrill_agent_events_total Agent events by kind.",
-            "# TYPE sopdrill_agent_events_total counter",
-        ]
-        for key, value in sorted(self.counters.items()):
-            lines.append(f'sopdrill_agent_events_total{{event="{key}"}} {value}')
-        lines.append(f"sopdrill_agent_emergency_log_pending {len(self.log.pending())}")
-        return "\n".join(lines) + "\n"
+        return self.metrics.render(self.mode, len(self.log.pending()))

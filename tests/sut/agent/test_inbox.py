@@ -133,8 +133,8 @@ class Inbox:
         return (
             self.service.detector.state.last_heartbeat_at,
             dict(self.service.guard.last_seq),
-            self.service.counters["inbox_accepted_heartbeat"],
-            self.service.counters["inbox_accepted_task"],
+            self.service.metrics.counters["inbox_accepted_heartbeat"],
+            self.service.metrics.counters["inbox_accepted_task"],
         )
 
 

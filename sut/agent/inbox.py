@@ -1,0 +1,101 @@
+"""The agent's inbox: verify a signed envelope and say what came of it, as values without HTTP.
+
+The Dispatcher's heartbeats and task assignments arrive signed (sop/wire.py). Verification
+answers :class:`Accepted` or :class:`Rejected` (``kind`` is the wire's tag: ``malformed``,
+``bad_signature``, ``replay``, ``stale``); a rejected envelope never reaches the detector, so
+a forged or replayed heartbeat cannot stop the SOP 2A.1 silence clock. What the agent then
+did with an accepted one is the rest of :data:`InboxAnswer`; sut/agent/app.py alone maps
+each answer to an HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sop.errors import WireError
+from sop.observations import Mode
+from sop.wire import Envelope, ReplayGuard, verify_envelope
+from sut.agent.gate import ActionRequest, Decision
+
+#: What a task assignment whose fields are not usable is told.
+MALFORMED_TASK = "task: task_id, action and target must be strings, params an object"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The envelope is authentic, fresh and not seen before."""
+
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The envelope is refused: ``kind`` is the wire's tag, ``reason`` the one-line message."""
+
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The inbox takes nothing at all: the agent fails closed on an invalid policy."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class HeartbeatTaken:
+    """A heartbeat fed the detector; ``mode`` is the agent's mode after it."""
+
+    mode: Mode
+
+
+@dataclass(frozen=True)
+class TaskMalformed:
+    """A task envelope verified, but its body names no usable action (it still proved life)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class TaskDecided:
+    """A task went through the action gate: its decision and, when executed, the result."""
+
+    decision: Decision
+    result: dict[str, Any] | None
+
+
+#: Everything ``POST /v1/inbox`` can come to.
+InboxAnswer = Closed | Rejected | HeartbeatTaken | TaskMalformed | TaskDecided
+
+
+class InboxVerifier:
+    """Checks signature and shape (sop/wire.py), then freshness and order (the replay guard)."""
+
+    def __init__(self, hmac_key: bytes, guard: ReplayGuard) -> None:
+        self._key = hmac_key
+        self.guard = guard
+
+    def verify(self, data: Any) -> Accepted | Rejected:
+        """Verify one parsed JSON body; never raises for anything a sender can put in it."""
+        try:
+            try:
+                envelope = verify_envelope(self._key, data)
+            except RecursionError:
+                # Parsed, yet too deep to re-encode for the signature check: malformed, not a 500.
+                raise WireError("inbox: envelope nested too deeply", "malformed") from None
+            self.guard.check(envelope)
+        except WireError as exc:
+            return Rejected(exc.reason, str(exc))
+        return Accepted(envelope)
+
+
+def task_request(body: Mapping[str, Any]) -> ActionRequest | None:
+    """The action a verified task body assigns, sourced ``task:<id>``; None when malformed."""
+    fields = (body.get("task_id"), body.get("action"), body.get("target"))
+    params = body.get("params", {})
+    if not all(isinstance(f, str) and f for f in fields) or not isinstance(params, dict):
+        return None
+    return ActionRequest(body["action"], body["target"], params, f"task:{body['task_id']}")
