@@ -6,11 +6,20 @@
      ├── ChainError               sop/: an emergency log's hash chain is broken (names the line)
      ├── EvidenceError            sop/: an evidence event is malformed (unknown kind, bad field)
      ├── ServiceConfigError       sut/: a service's environment or config file is wrong
+     │    └── FaultSpecError      sut/standins/fault.py: a ``PUT /_fault`` body is invalid (400)
+     ├── RequestRejected          sut/dispatcher/errors.py: a request refused, with its status
+     │    └── LogConflict         sut/dispatcher/errors.py: an upload rewrites a stored entry
+     ├── DetectorError            sut/agent/detector.py: a move its state forbids (ValueError)
+     ├── EmergencyLogError        sut/agent/emlog.py: the emergency log cannot be written or read
+     │    └── EmergencyLogFull    sut/agent/emlog.py: disk or quota full; the entry stays pending
+     ├── SupervisorCallError      sut/agent/supervisor.py: supervisord unreachable or refused a call
+     ├── ExecutionError           sut/agent/remediation.py: an allowed action failed to run
+     ├── NotAJsonObject           sut/standins/app.py: a body that is no JSON object (ValueError)
      └── HarnessError             fixtures/: topology, fault, probe or CLI failure
 
 Rooms subclass the branch that is theirs, in their own modules: sut/dispatcher/errors.py
 (RequestRejected, LogConflict), sut/agent/emlog.py (EmergencyLogError, EmergencyLogFull),
-sut/agent/supervisor.py (SupervisorError), fixtures/errors.py (UsageError, WaitTimeout,
+sut/agent/supervisor.py (SupervisorCallError), fixtures/errors.py (UsageError, WaitTimeout,
 TopologyError and its kinds), fixtures/proxy/errors.py (ToxiproxyApiError, ProxyServerError).
 
 Third-party errors are translated at the boundary with ``raise ... from exc``.

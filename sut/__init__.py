@@ -5,5 +5,6 @@ agent/       the Ops Expert watchdog (detector, notifier, action gate, remediati
 standins/    Ollama, Discord REST and signal-cli-rest-api stand-ins with fault control
 runtime/     what every service shares: settings from the environment, JSON logs, serving
 
-Imports sop only; never the harness.
+Imports sop only; never the harness. Every exception it raises hangs from sop's
+SopdrillError; the tree, this room's branch included, is drawn in sop/errors.py.
 """

@@ -12,7 +12,7 @@ import psutil
 
 from sop.policy import KillRunaway
 from sut.agent.gate import HostFacts, ProcessUsage
-from sut.agent.supervisor import Supervisor, SupervisorError
+from sut.agent.supervisor import Supervisor, SupervisorCallError
 
 
 def disk_usage_percent(path: Path) -> float | None:
@@ -154,7 +154,7 @@ class FactGatherer:
         if self.supervisor is not None:
             try:
                 all_states = await self.supervisor.states()
-            except SupervisorError:
+            except SupervisorCallError:
                 # Unknown is not down: no restart and no incident on a guess (fail closed).
                 return {}
             states = {name: all_states.get(name, "down") for name in self.managed}

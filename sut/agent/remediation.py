@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sop.errors import SopdrillError
 from sop.policy import Policy
 from sut.agent.gate import ActionRequest, HostFacts
 from sut.agent.rotation import rotate_logs
@@ -63,7 +64,7 @@ class ExecutionTargets:
     patch_command_marker: Path | None = None
 
 
-class ExecutionError(Exception):
+class ExecutionError(SopdrillError):
     """An allowed action failed while being carried out (the reason goes to the log)."""
 
 

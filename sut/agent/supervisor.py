@@ -16,7 +16,7 @@ _DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "BACKOFF", "UNKNOWN"}
 _TRANSITIONAL_STATES = {"STOPPING"}
 
 
-class SupervisorError(SopdrillError):
+class SupervisorCallError(SopdrillError):
     """supervisord could not be reached or refused a call (the URL is never in the message)."""
 
 
@@ -52,9 +52,9 @@ class Supervisor:
         try:
             return getattr(proxy.supervisor, method)(*args)
         except xmlrpc.client.Fault as exc:
-            raise SupervisorError(f"supervisord: {method} failed: {exc.faultString}") from None
+            raise SupervisorCallError(f"supervisord: {method} failed: {exc.faultString}") from None
         except (OSError, xmlrpc.client.ProtocolError) as exc:
-            raise SupervisorError(
+            raise SupervisorCallError(
                 f"supervisord: {method}: cannot reach it ({type(exc).__name__})"
             ) from None
         finally:
@@ -72,6 +72,6 @@ class Supervisor:
     async def restart(self, name: str) -> None:
         """Stop (if running) and start ``name``: the fix for a degraded service."""
         # Already stopped is fine: starting is what matters.
-        with contextlib.suppress(SupervisorError):
+        with contextlib.suppress(SupervisorCallError):
             await asyncio.to_thread(self._call, "stopProcess", name, True)
         await self.start(name)

@@ -25,7 +25,7 @@ from sut.standins.sink import Sink, sink_routes
 _log = get_logger(__name__)
 
 
-class NotAJsonObject(ValueError):
+class NotAJsonObject(SopdrillError, ValueError):
     """A request body that is not a JSON object; each stand-in answers it in its API's shape."""
 
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sop.policy import load_policy
 from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
 from sut.agent.remediation import ExecutionError, ExecutionTargets, Executor, plan
-from sut.agent.supervisor import Supervisor, SupervisorError
+from sut.agent.supervisor import Supervisor, SupervisorCallError
 
 POLICY = load_policy()
 GREEN = POLICY.green_list
@@ -296,7 +296,7 @@ def test_restart_service_replaces_a_degraded_program(supervisord, tmp_path):
 
 
 def test_restart_of_an_unknown_program_fails_with_a_line_that_hides_the_url(supervisord, tmp_path):
-    with pytest.raises(SupervisorError) as caught:
+    with pytest.raises(SupervisorCallError) as caught:
         asyncio.run(
             executor_for(supervisord.url, tmp_path).execute(
                 request("restart_service", "nope"), facts({"nope": "down"})
@@ -310,7 +310,7 @@ def test_restart_of_an_unknown_program_fails_with_a_line_that_hides_the_url(supe
 
 def test_an_unreachable_supervisord_is_a_supervisor_error(tmp_path):
     url = f"http://u:secret-pw@127.0.0.1:{free_port()}/RPC2"
-    with pytest.raises(SupervisorError) as caught:
+    with pytest.raises(SupervisorCallError) as caught:
         asyncio.run(Supervisor(url).states())
     assert "cannot reach" in str(caught.value)
     assert "secret-pw" not in str(caught.value)
