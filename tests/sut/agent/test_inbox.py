@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
-from starlette.applications import Starlette
 
 from sop.policy import load_policy
 from sop.timescale import TimeScale
@@ -32,7 +30,6 @@ DISPATCHER_ID = "dispatcher"
 POLICY = load_policy()
 MAX_AGE = timedelta(minutes=POLICY.deployment.max_envelope_age_minutes)  # at time scale 1
 FIELDS = ("kind", "dispatcher_id", "seq", "sent_at", "body", "sig")
-STARTUP_TIMEOUT_S = 5.0
 
 
 def closed_port() -> int:
@@ -68,47 +65,14 @@ def agent_config(tmp_path: Path) -> AgentConfig:
     )
 
 
-class ThreadedServer:
-    """The agent's app under uvicorn (lifespan on: the service's loops run) in a daemon thread."""
-
-    def __init__(self, app: Starlette) -> None:
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-        # and without it every keep-alive answer waits out a 40 ms delayed ACK.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(
-            app,
-            log_config=None,
-            access_log=False,
-            ws="none",
-            lifespan="on",
-            timeout_graceful_shutdown=0.5,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self.sock.getsockname()
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> httpx.Client:
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not self.server.started:
-            assert self.thread.is_alive(), "uvicorn died while starting the agent"
-            assert time.monotonic() < deadline, f"the agent did not start on {self.url}"
-            time.sleep(0.005)
-        self.client = httpx.Client(base_url=self.url, timeout=5.0, trust_env=False)
-        return self.client
-
-    def __exit__(self, *_: object) -> None:
-        self.client.close()
-        self.server.should_exit = True
-        self.thread.join(STARTUP_TIMEOUT_S)
-        self.sock.close()
+@contextmanager
+def running(threaded_server, service: AgentService) -> Iterator[httpx.Client]:
+    """The agent's app served (lifespan on: the service's loops run); a client on it."""
+    with (
+        threaded_server(create_app(service), graceful_shutdown_s=0.5) as server,
+        httpx.Client(base_url=server.url, timeout=5.0, trust_env=False) as client,
+    ):
+        yield client
 
 
 class Inbox:
@@ -145,10 +109,10 @@ def heartbeat(seq: int, key: bytes = KEY, sent_at: datetime | None = None, **bod
 
 
 @pytest.fixture(scope="module")
-def inbox(tmp_path_factory) -> Iterator[Inbox]:
+def inbox(tmp_path_factory, threaded_server) -> Iterator[Inbox]:
     """One agent for the fuzz tests; it has accepted exactly one heartbeat before they run."""
     service = AgentService(agent_config(tmp_path_factory.mktemp("agent")))
-    with ThreadedServer(create_app(service)) as client:
+    with running(threaded_server, service) as client:
         box = Inbox(client, service)
         box.accepted_seq = time.time_ns()
         assert box.post(heartbeat(box.accepted_seq)) == 202
@@ -279,9 +243,9 @@ def test_nesting_at_the_edge_of_the_recursion_limit_is_never_a_server_error(inbo
 
 
 @pytest.fixture
-def agent(tmp_path) -> Iterator[Inbox]:
+def agent(tmp_path, threaded_server) -> Iterator[Inbox]:
     service = AgentService(agent_config(tmp_path))
-    with ThreadedServer(create_app(service)) as client:
+    with running(threaded_server, service) as client:
         yield Inbox(client, service)
 
 

@@ -20,7 +20,6 @@ from sop.chain import verify_chain
 from sop.policy import Policy, load_policy
 from sut.agent.emlog import EmergencyLog
 from sut.agent.notifier import ChannelConfig, Notifier
-from sut.runtime.threaded import ThreadedServer
 
 TOKEN = "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"
 RECIPIENT_ID = "80351110224678912"
@@ -110,16 +109,16 @@ class FakeSignal:
 
 
 @pytest.fixture(scope="module")
-def discord() -> Iterator[tuple[FakeDiscord, str]]:
+def discord(threaded_server) -> Iterator[tuple[FakeDiscord, str]]:
     fake = FakeDiscord()
-    with ThreadedServer(fake.app()) as server:
+    with threaded_server(fake.app()) as server:
         yield fake, server.url
 
 
 @pytest.fixture(scope="module")
-def signal() -> Iterator[tuple[FakeSignal, str]]:
+def signal(threaded_server) -> Iterator[tuple[FakeSignal, str]]:
     fake = FakeSignal()
-    with ThreadedServer(fake.app()) as server:
+    with threaded_server(fake.app()) as server:
         yield fake, server.url
 
 

@@ -34,7 +34,6 @@ from sut.agent.service import AgentService
 from sut.dispatcher.errors import RequestRejected
 from sut.dispatcher.incidents import validate_distress_signal
 from sut.runtime.settings import Settings
-from sut.runtime.threaded import ThreadedServer
 
 KEY = b"service-test-key-0c7e19"
 POLICY = load_policy()
@@ -49,25 +48,20 @@ CRITICAL_PATCH = {"cvss": 9.8, "active_exploit": True}
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Starlette], httpx.Client]]:
+def serve(server_group) -> Iterator[Callable[[Starlette], httpx.Client]]:
     """Serve apps for one test; each comes back as a client on its base URL."""
-    servers: list[ThreadedServer] = []
+    group = server_group(graceful_shutdown_s=1)
     clients: list[httpx.Client] = []
 
     def start(app: Starlette) -> httpx.Client:
-        server = ThreadedServer(app, graceful_shutdown_s=1)
-        servers.append(server)
-        client = httpx.Client(base_url=server.start(), timeout=5.0, trust_env=False)
+        client = httpx.Client(base_url=group.start(app), timeout=5.0, trust_env=False)
         clients.append(client)
         return client
 
     yield start
     for client in clients:
         client.close()
-    for server in reversed(servers):  # the agent first: its loops talk to the dispatcher
-        server.request_stop()
-    for server in reversed(servers):
-        server.stop()
+    group.stop()  # the agent first: its loops talk to the dispatcher
 
 
 def wait_for(observe: Callable[[], Any], describe: str, timeout_s: float = WAIT_S) -> Any:

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -24,7 +22,6 @@ from starlette.routing import Route
 
 from sut.agent.watch import check_process, classify_status, probe_api
 
-STARTUP_TIMEOUT_S = 5.0
 #: The probe's timeout in these tests; the slow answer takes SLOW_S, well beyond it.
 PROBE_TIMEOUT_S = 0.2
 SLOW_S = 1.0
@@ -61,27 +58,16 @@ def test_classify_status_maps_answers_to_probe_outcomes(status, body, expected):
 
 
 class StatusServer:
-    """A dispatcher ``/v1/status`` answering by ``mode``; uvicorn in a daemon thread."""
+    """A dispatcher ``/v1/status`` answering by ``mode``; served by a ThreadedServer."""
 
-    def __init__(self) -> None:
+    def __init__(self, threaded_server) -> None:
         self.mode = "ok"
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-        # and without it every keep-alive answer waits out a 40 ms delayed ACK.
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self.sock.bind(("127.0.0.1", 0))
         app = Starlette(routes=[Route("/v1/status", self.status, methods=["GET"])])
-        config = uvicorn.Config(
-            app, log_config=None, access_log=False, ws="none", timeout_graceful_shutdown=0.1
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
+        self.server = threaded_server(app, graceful_shutdown_s=0.1)
 
     @property
     def url(self) -> str:
-        host, port = self.sock.getsockname()
-        return f"http://{host}:{port}"
+        return self.server.url
 
     async def status(self, _: Request) -> Response:
         if self.mode == "unavailable":
@@ -93,28 +79,21 @@ class StatusServer:
         if self.mode == "slow":
             # Slow, yet quick to give up when the server stops (no cancelled handler at exit).
             until = time.monotonic() + SLOW_S
-            while time.monotonic() < until and not self.server.should_exit:
+            while time.monotonic() < until and not self.server.stopping:
                 await asyncio.sleep(0.01)
         return JSONResponse({"status": "ok", "provider": "ok"})
 
     def __enter__(self) -> StatusServer:
-        self.thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not self.server.started:
-            assert self.thread.is_alive(), "uvicorn died while starting"
-            assert time.monotonic() < deadline, f"uvicorn did not start on {self.url}"
-            time.sleep(0.005)
+        self.server.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(STARTUP_TIMEOUT_S)
-        self.sock.close()
+        self.server.stop()
 
 
 @pytest.fixture(scope="module")
-def dispatcher() -> Iterator[StatusServer]:
-    with StatusServer() as server:
+def dispatcher(threaded_server) -> Iterator[StatusServer]:
+    with StatusServer(threaded_server) as server:
         yield server
 
 

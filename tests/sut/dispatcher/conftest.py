@@ -1,7 +1,8 @@
 """Real servers on 127.0.0.1 for the dispatcher's tests: the dispatcher, fake agents, a provider.
 
-The fakes are deliberately tiny and local (not sut.standins): an agent inbox that records
-every POST, and a model provider that answers 200, 429 or 500 on demand.
+Each is served by ``serve`` (tests/sut/conftest.py) for one test. The fakes are deliberately
+tiny and local (not sut.standins): an agent inbox that records every POST, and a model
+provider that answers 200, 429 or 500 on demand.
 """
 
 from __future__ import annotations
@@ -23,30 +24,10 @@ from starlette.routing import Route
 from sut.dispatcher.app import create_app
 from sut.dispatcher.config import DispatcherConfig
 from sut.runtime.settings import Settings
-from sut.runtime.threaded import ThreadedServer
 
 #: 600 SOP seconds per wall second: the 1-minute heartbeat interval becomes 0.1 s.
 TIME_SCALE = 600
 HMAC_KEY = "test-hmac-key-4f1c9a77e2"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Starlette], str]]:
-    """Start apps on free ports for one test; returns each one's base URL."""
-    servers: list[ThreadedServer] = []
-
-    def start(app: Starlette) -> str:
-        server = ThreadedServer(app)
-        servers.append(server)
-        server.start()
-        return server.url
-
-    yield start
-    # Told to exit together, joined together: their shutdown ticks overlap.
-    for server in reversed(servers):
-        server.request_stop()
-    for server in reversed(servers):
-        server.stop()
 
 
 def wait_for(observe: Callable[[], Any], describe: str, timeout_s: float = 5.0) -> Any:

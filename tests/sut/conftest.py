@@ -1,0 +1,137 @@
+"""Apps served for real on 127.0.0.1 by uvicorn in a daemon thread, for every SUT test.
+
+As httpx's own tests/conftest.py does: a real server, a real socket, in the test's process.
+It lives here, not in sut/, because only tests serve an app this way (the services run
+under ``python -m`` with sut/runtime/serve.py). With ``--import-mode=importlib`` a test
+module cannot import this file, so it hands the pieces out as fixtures:
+
+threaded_server  the ThreadedServer class: one app, a context manager (``with ... as server``)
+server_group     the ServerGroup class: several apps started one by one, stopped together
+serve            a ServerGroup for one test: ``serve(app)`` is the app's base URL
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+#: Wall seconds uvicorn may take to start serving, and to stop.
+STARTUP_TIMEOUT_S = 10.0
+
+
+class ThreadedServer:
+    """``app`` on a free 127.0.0.1 port, the socket bound before the thread starts."""
+
+    def __init__(self, app: Starlette, *, graceful_shutdown_s: float | None = None) -> None:
+        # Bound here, not in uvicorn: the port is known at once and cannot be taken. The
+        # explicit IPPROTO_TCP makes asyncio set TCP_NODELAY; without it every keep-alive
+        # answer waits out a 40 ms delayed ACK.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self.sock.bind(("127.0.0.1", 0))
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=False,
+            ws="none",
+            lifespan="on",
+            timeout_graceful_shutdown=graceful_shutdown_s,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        """The base URL the app answers on."""
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def stopping(self) -> bool:
+        """uvicorn was told to stop: a slow handler can give up early instead of being cut."""
+        return bool(self.server.should_exit)
+
+    def start(self) -> str:
+        """Start serving; return the base URL once uvicorn says it serves."""
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"threaded server: uvicorn did not start on {self.url} "
+                    f"within {STARTUP_TIMEOUT_S:g} s; its log is in the captured output"
+                )
+            time.sleep(0.005)
+        return self.url
+
+    def request_stop(self) -> None:
+        """Ask uvicorn to stop without waiting (stop several, then join each)."""
+        self.server.should_exit = True
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread; the socket is closed."""
+        self.request_stop()
+        self.thread.join(STARTUP_TIMEOUT_S)
+        self.sock.close()
+
+    def __enter__(self) -> ThreadedServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ServerGroup:
+    """Apps started one by one and stopped together, the last started first."""
+
+    def __init__(self, *, graceful_shutdown_s: float | None = None) -> None:
+        self.graceful_shutdown_s = graceful_shutdown_s
+        self.servers: list[ThreadedServer] = []
+
+    def start(self, app: Starlette) -> str:
+        """Serve ``app`` on a free port; its base URL."""
+        server = ThreadedServer(app, graceful_shutdown_s=self.graceful_shutdown_s)
+        self.servers.append(server)
+        return server.start()
+
+    def stop(self) -> None:
+        """Stop them all (an agent before the dispatcher its loops talk to)."""
+        # Told to exit together, joined together: their shutdown ticks overlap.
+        for server in reversed(self.servers):
+            server.request_stop()
+        for server in reversed(self.servers):
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def threaded_server() -> type[ThreadedServer]:
+    """The ThreadedServer class: ``with threaded_server(app) as server: server.url``."""
+    return ThreadedServer
+
+
+@pytest.fixture(scope="session")
+def server_group() -> type[ServerGroup]:
+    """The ServerGroup class, for fixtures of other scopes than ``serve``'s."""
+    return ServerGroup
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Starlette], str]]:
+    """Start apps on free ports for one test; returns each one's base URL."""
+    group = ServerGroup()
+    yield group.start
+    group.stop()
