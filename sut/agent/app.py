@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionRequest, Decision
 from sut.agent.inbox import (
-    Closed,
     HeartbeatTaken,
     InboxAnswer,
     Rejected,
@@ -50,11 +50,11 @@ def _decision_response(decision: Decision, result: dict[str, Any] | None) -> JSO
     )
 
 
-def _inbox_response(answer: InboxAnswer) -> JSONResponse:
+def _inbox_response(answer: InboxAnswer | FailClosed) -> JSONResponse:
     """``POST /v1/inbox``'s answer to what the service made of an envelope."""
     match answer:
-        case Closed(reason):
-            return JSONResponse({"error": reason}, status_code=503)
+        case FailClosed():
+            return JSONResponse({"error": answer.inbox_refusal}, status_code=503)
         case Rejected(kind, reason):
             status = _REJECTED_STATUS.get(kind, 400)
             return JSONResponse({"error": reason, "reason": kind}, status_code=status)

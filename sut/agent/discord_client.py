@@ -23,10 +23,11 @@ from typing import Any
 
 import httpx
 
-#: Receives one attempt: ``request``, ``outcome``, ``status``, ``error`` (and ``retry_after``).
-Record = Callable[[dict[str, Any]], None]
+from sut.agent.backchannel import Record, answer_error, describe
 
 API_PREFIX = "/api/v10"
+#: Where a Discord error body says what went wrong: ``{"message", "code"}``.
+DISCORD_ERROR_FIELD = "message"
 
 
 @dataclass(frozen=True)
@@ -70,17 +71,6 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
         if math.isfinite(seconds) and seconds >= 0:
             return seconds
     return None
-
-
-def _error_text(response: httpx.Response) -> str:
-    """A short description of an unsuccessful answer: Discord's JSON ``message``, else the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return f"HTTP {response.status_code}: {body['message']}"
-    return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
 class DiscordDM:
@@ -185,7 +175,7 @@ class DiscordDM:
                 )
             except httpx.HTTPError as exc:
                 record(
-                    {"request": name, "outcome": "failed", "status": None, "error": _describe(exc)}
+                    {"request": name, "outcome": "failed", "status": None, "error": describe(exc)}
                 )
                 if not self._transient_retry(spent):
                     return None
@@ -200,7 +190,7 @@ class DiscordDM:
                     "outcome": "rate_limited",
                     "status": 429,
                     "retry_after": wait,
-                    "error": refusal or _error_text(response),
+                    "error": refusal or answer_error(response, DISCORD_ERROR_FIELD),
                 }
                 record(attempt)
                 if refusal is not None or wait is None:
@@ -215,7 +205,7 @@ class DiscordDM:
                     "request": name,
                     "outcome": "failed",
                     "status": response.status_code,
-                    "error": _error_text(response),
+                    "error": answer_error(response, DISCORD_ERROR_FIELD),
                 }
             )
             # A 4xx (bad token, no permission, unknown channel) will not heal by retrying.
@@ -244,9 +234,3 @@ class DiscordDM:
                 f"wait budget ({spent.waited_seconds:g} s spent); giving up on Discord"
             )
         return None
-
-
-def _describe(exc: httpx.HTTPError) -> str:
-    """The exception's class and message (its request URL carries no secret here)."""
-    text = str(exc) or "no detail"
-    return f"{type(exc).__name__}: {text}"

@@ -3,9 +3,10 @@
 An agent that cannot read its SOP has no authority to act and no thresholds to detect with
 (DESIGN.md "An invalid policy fails closed: the agent refuses every action"). So it runs no
 detector and no loops; the action gate refuses every request with the policy's error
-(sut/agent/gate.py); the inbox answers :class:`~sut.agent.inbox.Closed` to everyone, even a
-correctly signed heartbeat; ``GET /v1/state`` says ``policy_valid: false`` and why. The
-mode stays ``online``: the agent never declares an emergency it could not handle.
+(sut/agent/gate.py); the inbox answers this mode itself to everyone, even a correctly signed
+heartbeat (a 503 with :attr:`FailClosed.inbox_refusal`); ``GET /v1/state`` says
+``policy_valid: false`` and why. The mode stays ``online``: the agent never declares an
+emergency it could not handle.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from sop.observations import Mode
 from sut.agent.clock import SopClock
 from sut.agent.emlog import Recorder
-from sut.agent.inbox import Closed
 from sut.runtime.jsonlog import get_logger
 
 # The agent's own logger: its log lines read the same whichever part of it writes them.
@@ -37,9 +37,10 @@ class FailClosed:
         log.error("policy invalid: failing closed", extra={"fields": {"error": self.error}})
         record("note", message="policy invalid; every action refused", error=self.error)
 
-    def inbox_answer(self) -> Closed:
-        """The inbox's answer to any envelope while failing closed."""
-        return Closed(f"policy invalid; failing closed: {self.error}")
+    @property
+    def inbox_refusal(self) -> str:
+        """What the inbox tells every sender while failing closed."""
+        return f"policy invalid; failing closed: {self.error}"
 
     def state_view(self, clock: SopClock) -> dict[str, Any]:
         """``GET /v1/state`` while failing closed: the DESIGN.md contract and the reason."""

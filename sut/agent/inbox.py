@@ -1,11 +1,12 @@
 """The agent's inbox: verify a signed envelope and say what came of it, as values without HTTP.
 
 The Dispatcher's heartbeats and task assignments arrive signed (sop/wire.py). Verification
-answers :class:`Accepted` or :class:`Rejected` (``kind`` is the wire's tag: ``malformed``,
+answers the verified Envelope or :class:`Rejected` (``kind`` is the wire's tag: ``malformed``,
 ``bad_signature``, ``replay``, ``stale``); a rejected envelope never reaches the detector, so
 a forged or replayed heartbeat cannot stop the SOP 2A.1 silence clock. What the agent then
-did with an accepted one is the rest of :data:`InboxAnswer`; sut/agent/app.py alone maps
-each answer to an HTTP status.
+did with a verified one is the rest of :data:`InboxAnswer`; an agent failing closed answers
+with its FailClosed mode itself (sut/agent/failclosed.py). sut/agent/app.py alone maps each
+answer to an HTTP status.
 """
 
 from __future__ import annotations
@@ -24,24 +25,10 @@ MALFORMED_TASK = "task: task_id, action and target must be strings, params an ob
 
 
 @dataclass(frozen=True)
-class Accepted:
-    """The envelope is authentic, fresh and not seen before."""
-
-    envelope: Envelope
-
-
-@dataclass(frozen=True)
 class Rejected:
     """The envelope is refused: ``kind`` is the wire's tag, ``reason`` the one-line message."""
 
     kind: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Closed:
-    """The inbox takes nothing at all: the agent fails closed on an invalid policy."""
-
     reason: str
 
 
@@ -53,13 +40,6 @@ class HeartbeatTaken:
 
 
 @dataclass(frozen=True)
-class TaskMalformed:
-    """A task envelope verified, but its body names no usable action (it still proved life)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
 class TaskDecided:
     """A task went through the action gate: its decision and, when executed, the result."""
 
@@ -67,8 +47,15 @@ class TaskDecided:
     result: dict[str, Any] | None
 
 
-#: Everything ``POST /v1/inbox`` can come to.
-InboxAnswer = Closed | Rejected | HeartbeatTaken | TaskMalformed | TaskDecided
+@dataclass(frozen=True)
+class TaskMalformed:
+    """A task envelope verified, but its body names no usable action (it still proved life)."""
+
+    reason: str = MALFORMED_TASK
+
+
+#: What the agent made of a verified envelope (or of one it refused to verify).
+InboxAnswer = Rejected | HeartbeatTaken | TaskDecided | TaskMalformed
 
 
 class InboxVerifier:
@@ -78,7 +65,7 @@ class InboxVerifier:
         self._key = hmac_key
         self.guard = guard
 
-    def verify(self, data: Any) -> Accepted | Rejected:
+    def verify(self, data: Any) -> Envelope | Rejected:
         """Verify one parsed JSON body; never raises for anything a sender can put in it."""
         try:
             try:
@@ -89,7 +76,7 @@ class InboxVerifier:
             self.guard.check(envelope)
         except WireError as exc:
             return Rejected(exc.reason, str(exc))
-        return Accepted(envelope)
+        return envelope
 
 
 def task_request(body: Mapping[str, Any]) -> ActionRequest | None:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from sop.policy import Policy
+from sut.agent.backchannel import Backchannel, describe
 from sut.agent.discord_client import DiscordDM, RetryBudget
 from sut.agent.emlog import EmergencyLog, EmergencyLogError
 from sut.agent.signal_client import SignalSender
@@ -119,7 +120,7 @@ class Notifier:
         self, channel: str, client: httpx.AsyncClient, text: str, attempts: list[dict[str, Any]]
     ) -> bool:
         """One channel's delivery, each of its requests recorded as attempt 1, 2, ..."""
-        sender = self._discord if channel == "discord" else self._signal
+        sender: Backchannel | None = self._discord if channel == "discord" else self._signal
         numbered = 0
 
         def record(outcome: dict[str, Any]) -> None:
@@ -141,7 +142,7 @@ class Notifier:
             return await sender.deliver(client, text, record)
         except Exception as exc:
             # A bug in one channel must not keep the alert from the next one.
-            record({"request": None, "outcome": "failed", "status": None, "error": _describe(exc)})
+            record({"request": None, "outcome": "failed", "status": None, "error": describe(exc)})
             return False
 
     def _attempt(self, channel: str, number: int, outcome: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +179,3 @@ class Notifier:
             return
         async with httpx.AsyncClient(timeout=self._timeout_seconds) as client:
             yield client
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {str(exc) or 'no detail'}"

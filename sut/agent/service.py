@@ -34,7 +34,6 @@ from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
 from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.inbox import (
-    MALFORMED_TASK,
     HeartbeatTaken,
     InboxAnswer,
     InboxVerifier,
@@ -263,17 +262,16 @@ class AgentService:
             await asyncio.sleep(max(0.0, next_at - loop.time()))
 
     # ---- inbox -------------------------------------------------------------------------
-    async def receive(self, data: Any) -> InboxAnswer:
+    async def receive(self, data: Any) -> InboxAnswer | FailClosed:
         """Take one inbox envelope; a rejected one never touches the silence timer."""
         if self.inbox is None:
             assert self.closed is not None
-            return self.closed.inbox_answer()
-        verdict = self.inbox.verify(data)
-        if isinstance(verdict, Rejected):
-            self.metrics.count(f"inbox_rejected_{verdict.kind}")
-            log.warning("inbox envelope rejected", extra={"fields": {"reason": verdict.kind}})
-            return verdict
-        envelope = verdict.envelope
+            return self.closed  # the inbox takes nothing while failing closed
+        envelope = self.inbox.verify(data)
+        if isinstance(envelope, Rejected):
+            self.metrics.count(f"inbox_rejected_{envelope.kind}")
+            log.warning("inbox envelope rejected", extra={"fields": {"reason": envelope.kind}})
+            return envelope
         self.metrics.count(f"inbox_accepted_{envelope.kind}")
         now = self.clock.now()
         self._observe(Heartbeat(now, True))  # SOP 2A.1: a valid heartbeat or task assignment
@@ -284,7 +282,7 @@ class AgentService:
             return HeartbeatTaken(self.mode)
         request = task_request(envelope.body)
         if request is None:
-            return TaskMalformed(MALFORMED_TASK)
+            return TaskMalformed()
         decision, result = await self.act(request)
         return TaskDecided(decision, result)
 

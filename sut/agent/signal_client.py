@@ -8,13 +8,9 @@ callback as it happens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import httpx
 
-#: Receives one attempt: ``request``, ``outcome``, ``status``, ``error``.
-Record = Callable[[dict[str, Any]], None]
+from sut.agent.backchannel import Record, answer_error, describe
 
 #: The only answer signal-cli-rest-api gives for a sent message.
 SENT = 201
@@ -46,7 +42,7 @@ class SignalSender:
                         "request": "send",
                         "outcome": "failed",
                         "status": None,
-                        "error": f"{type(exc).__name__}: {str(exc) or 'no detail'}",
+                        "error": describe(exc),
                     }
                 )
                 status = None
@@ -60,7 +56,7 @@ class SignalSender:
                         "request": "send",
                         "outcome": "rate_limited" if status == 429 else "failed",
                         "status": status,
-                        "error": _error_text(response),
+                        "error": answer_error(response, "error"),
                     }
                 )
             # Only an outage may heal on a second try; a 4xx (bad number, unregistered) never.
@@ -68,14 +64,3 @@ class SignalSender:
             if not transient or retries >= MAX_TRANSIENT_RETRIES:
                 return False
             retries += 1
-
-
-def _error_text(response: httpx.Response) -> str:
-    """The API's ``{"error"}`` text, else the start of the body."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return f"HTTP {response.status_code}: {body['error']}"
-    return f"HTTP {response.status_code}: {response.text[:200]}"

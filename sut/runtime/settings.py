@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from sop.errors import ServiceConfigError
 from sop.timescale import TimeScale
+
+T = TypeVar("T")
 
 
 class Settings:
@@ -25,14 +28,23 @@ class Settings:
     def _fail(self, name: str, expected: str, got: object) -> ServiceConfigError:
         return ServiceConfigError(f"{self.service}: {name}: expected {expected}, got {got!r}")
 
-    def text(self, name: str, default: str | None = None) -> str:
-        """A required string (or ``default`` when given)."""
+    def _required(
+        self, name: str, default: T | None, convert: Callable[[str], T], expected: str
+    ) -> T:
+        """``convert`` of the variable, ``default`` when unset; unset without one is an error."""
         value = self._raw(name)
         if value is None:
             if default is None:
                 raise ServiceConfigError(f"{self.service}: {name} is not set; it is required")
             return default
-        return value
+        try:
+            return convert(value)
+        except ValueError:
+            raise self._fail(name, expected, value) from None
+
+    def text(self, name: str, default: str | None = None) -> str:
+        """A required string (or ``default`` when given)."""
+        return self._required(name, default, str, "text")
 
     def optional(self, name: str) -> str | None:
         """A string that may be absent."""
@@ -46,27 +58,11 @@ class Settings:
 
     def integer(self, name: str, default: int | None = None) -> int:
         """A required integer."""
-        value = self._raw(name)
-        if value is None:
-            if default is None:
-                raise ServiceConfigError(f"{self.service}: {name} is not set; it is required")
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise self._fail(name, "an integer", value) from None
+        return self._required(name, default, int, "an integer")
 
     def number(self, name: str, default: float | None = None) -> float:
-        """A required finite number."""
-        value = self._raw(name)
-        if value is None:
-            if default is None:
-                raise ServiceConfigError(f"{self.service}: {name} is not set; it is required")
-            return default
-        try:
-            return float(value)
-        except ValueError:
-            raise self._fail(name, "a number", value) from None
+        """A required number."""
+        return self._required(name, default, float, "a number")
 
     def flag(self, name: str, default: bool = False) -> bool:
         """A boolean written as 1/0, true/false, yes/no."""
