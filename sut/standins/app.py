@@ -19,7 +19,14 @@ from starlette.routing import BaseRoute, Route
 
 from sop.errors import SopdrillError
 from sut.runtime import Settings, configure_logging, get_logger, serve
-from sut.standins.fault import FaultState, fault_routes
+from sut.standins.fault import (
+    Endpoint,
+    FaultGuard,
+    FaultRenderer,
+    FaultState,
+    fault_routes,
+    render_error_json,
+)
 from sut.standins.sink import Sink, sink_routes
 
 _log = get_logger(__name__)
@@ -60,6 +67,23 @@ def build_app(api_routes: Sequence[BaseRoute], sink: Sink, faults: FaultState) -
     app.state.sink = sink
     app.state.faults = faults
     return app
+
+
+#: One route of a stand-in's real API: method, path, endpoint.
+ApiRoute = tuple[str, str, Endpoint]
+
+
+def guarded_app(
+    api: Sequence[ApiRoute], sink: Sink, render: FaultRenderer = render_error_json
+) -> Starlette:
+    """:func:`build_app` with every route of ``api`` behind one fresh fault state.
+
+    ``render`` answers a fault in the API's own error shape (a JSON ``error`` by default).
+    """
+    faults = FaultState()
+    guard = FaultGuard(faults, render)
+    routes = [Route(path, guard(endpoint), methods=[method]) for method, path, endpoint in api]
+    return build_app(routes, sink, faults)
 
 
 def run(service: str, create_app: Callable[[Settings], Starlette]) -> None:

@@ -27,12 +27,11 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
-from sut.standins.app import NotAJsonObject, build_app, read_json_object, run
-from sut.standins.fault import Fault, FaultGuard, FaultState
+from sut.standins.app import NotAJsonObject, guarded_app, read_json_object, run
+from sut.standins.fault import Fault
 from sut.standins.ratelimit import RateBuckets, exhausted, rate_limited
 from sut.standins.sink import Sink
 
@@ -249,17 +248,11 @@ def create_app(settings: Settings) -> Starlette:
             f"{SERVICE}: SOPDRILL_DISCORD_RATE_WINDOW_SECONDS: expected seconds > 0, got {window}"
         )
     standin = DiscordStandIn(token, RateBuckets(limit, window), Sink())
-    faults = FaultState()
-    guard = FaultGuard(faults, standin.render_fault)
-    routes = [
-        Route(f"{API}/users/@me/channels", guard(standin.create_dm), methods=["POST"]),
-        Route(
-            f"{API}/channels/{{channel_id}}/messages",
-            guard(standin.create_message),
-            methods=["POST"],
-        ),
+    api = [
+        ("POST", f"{API}/users/@me/channels", standin.create_dm),
+        ("POST", f"{API}/channels/{{channel_id}}/messages", standin.create_message),
     ]
-    return build_app(routes, standin.sink, faults)
+    return guarded_app(api, standin.sink, standin.render_fault)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import asyncio
 import math
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -80,13 +80,7 @@ class Fault:
 
     def as_json(self) -> dict[str, Any]:
         """The fault as the JSON object ``GET /_fault`` shows (and ``PUT /_fault`` accepts)."""
-        return {
-            "mode": self.mode,
-            "count": self.count,
-            "status": self.status,
-            "retry_after_seconds": self.retry_after_seconds,
-            "delay_seconds": self.delay_seconds,
-        }
+        return asdict(self)
 
 
 def _fail(reason: str) -> FaultSpecError:

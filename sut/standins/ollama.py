@@ -25,12 +25,10 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
 
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
-from sut.standins.app import NotAJsonObject, build_app, read_json_object, run
-from sut.standins.fault import FaultGuard, FaultState, render_error_json
+from sut.standins.app import NotAJsonObject, guarded_app, read_json_object, run
 from sut.standins.sink import Sink
 
 SERVICE: Final = "ollama"
@@ -254,15 +252,13 @@ def create_app(settings: Settings) -> Starlette:
     standin = OllamaStandIn(
         models, settings.text("SOPDRILL_OLLAMA_VERSION", DEFAULT_VERSION), Sink()
     )
-    faults = FaultState()
-    guard = FaultGuard(faults, render_error_json)
-    routes = [
-        Route("/api/tags", guard(standin.tags), methods=["GET"]),
-        Route("/api/version", guard(standin.show_version), methods=["GET"]),
-        Route("/api/generate", guard(standin.generate), methods=["POST"]),
-        Route("/api/chat", guard(standin.chat), methods=["POST"]),
+    api = [
+        ("GET", "/api/tags", standin.tags),
+        ("GET", "/api/version", standin.show_version),
+        ("POST", "/api/generate", standin.generate),
+        ("POST", "/api/chat", standin.chat),
     ]
-    return build_app(routes, standin.sink, faults)
+    return guarded_app(api, standin.sink)
 
 
 def main() -> None:

@@ -19,12 +19,10 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
-from sut.standins.app import NotAJsonObject, build_app, read_json_object, run
-from sut.standins.fault import FaultGuard, FaultState, render_error_json
+from sut.standins.app import NotAJsonObject, guarded_app, read_json_object, run
 from sut.standins.sink import Sink
 
 SERVICE: Final = "signal"
@@ -124,13 +122,8 @@ def create_app(settings: Settings) -> Starlette:
             f"+15550100001, got {number!r}"
         )
     standin = SignalStandIn(number, Sink())
-    faults = FaultState()
-    guard = FaultGuard(faults, render_error_json)
-    routes = [
-        Route("/v1/about", guard(standin.about), methods=["GET"]),
-        Route("/v2/send", guard(standin.send), methods=["POST"]),
-    ]
-    return build_app(routes, standin.sink, faults)
+    api = [("GET", "/v1/about", standin.about), ("POST", "/v2/send", standin.send)]
+    return guarded_app(api, standin.sink)
 
 
 def main() -> None:
