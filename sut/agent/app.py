@@ -1,9 +1,10 @@
 """The agent's HTTP API (DESIGN.md): inbox, state, actions, health and metrics.
 
 The service answers in values (sut/agent/inbox.py, the gate's Decision); the status codes
-are chosen here and only here: a verdict of the gate is 200 or 403, a rejected envelope 401
-(forged), 409 (replayed or stale) or 400, a heartbeat taken 202, and the inbox of an agent
-failing closed on an invalid policy 503.
+are chosen here and only here: a verdict of the gate is 200 or 403 (for a local request and
+a task alike), a task naming no usable action 400, a rejected envelope 401 (forged), 409
+(replayed or stale) or 400, a heartbeat taken 202, and the inbox of an agent failing closed
+on an invalid policy 503.
 """
 
 from __future__ import annotations
@@ -20,13 +21,7 @@ from starlette.routing import Route
 
 from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionRequest, Decision
-from sut.agent.inbox import (
-    HeartbeatTaken,
-    InboxAnswer,
-    Rejected,
-    TaskDecided,
-    TaskMalformed,
-)
+from sut.agent.inbox import MALFORMED_TASK, InboxAnswer, Rejected
 from sut.agent.metrics import CONTENT_TYPE
 from sut.agent.service import AgentService
 
@@ -52,18 +47,16 @@ def _decision_response(decision: Decision, result: dict[str, Any] | None) -> JSO
 
 def _inbox_response(answer: InboxAnswer | FailClosed) -> JSONResponse:
     """``POST /v1/inbox``'s answer to what the service made of an envelope."""
-    match answer:
-        case FailClosed():
-            return JSONResponse({"error": answer.inbox_refusal}, status_code=503)
-        case Rejected(kind, reason):
-            status = _REJECTED_STATUS.get(kind, 400)
-            return JSONResponse({"error": reason, "reason": kind}, status_code=status)
-        case HeartbeatTaken(mode):
-            return JSONResponse({"accepted": True, "mode": mode}, status_code=202)
-        case TaskMalformed(reason):
-            return JSONResponse({"error": reason}, status_code=400)
-        case TaskDecided(decision, result):
-            return _decision_response(decision, result)
+    if isinstance(answer, FailClosed):
+        return JSONResponse({"error": answer.inbox_refusal}, status_code=503)
+    if isinstance(answer, Rejected):
+        status = _REJECTED_STATUS.get(answer.kind, 400)
+        return JSONResponse({"error": answer.reason, "reason": answer.kind}, status_code=status)
+    if answer.kind == "heartbeat":
+        return JSONResponse({"accepted": True, "mode": answer.mode}, status_code=202)
+    if answer.decision is None:
+        return JSONResponse({"error": MALFORMED_TASK}, status_code=400)
+    return _decision_response(answer.decision, answer.result)
 
 
 def create_app(service: AgentService) -> Starlette:

@@ -4,9 +4,9 @@ The Dispatcher's heartbeats and task assignments arrive signed (sop/wire.py). Ve
 answers the verified Envelope or :class:`Rejected` (``kind`` is the wire's tag: ``malformed``,
 ``bad_signature``, ``replay``, ``stale``); a rejected envelope never reaches the detector, so
 a forged or replayed heartbeat cannot stop the SOP 2A.1 silence clock. What the agent then
-did with a verified one is the rest of :data:`InboxAnswer`; an agent failing closed answers
-with its FailClosed mode itself (sut/agent/failclosed.py). sut/agent/app.py alone maps each
-answer to an HTTP status.
+did with a verified one is :class:`Taken`; an agent failing closed answers with its
+FailClosed mode itself (sut/agent/failclosed.py). sut/agent/app.py alone maps each answer
+to an HTTP status.
 """
 
 from __future__ import annotations
@@ -33,29 +33,22 @@ class Rejected:
 
 
 @dataclass(frozen=True)
-class HeartbeatTaken:
-    """A heartbeat fed the detector; ``mode`` is the agent's mode after it."""
+class Taken:
+    """A verified envelope, which proved the Dispatcher alive (SOP 2A.1), and what came of it.
 
+    ``kind`` is ``heartbeat`` or ``task``; ``mode`` the agent's mode after it. A task carries
+    the gate's ``decision`` and, when executed, its ``result``; a task whose body names no
+    usable action (:data:`MALFORMED_TASK`) carries no decision.
+    """
+
+    kind: str
     mode: Mode
+    decision: Decision | None = None
+    result: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
-class TaskDecided:
-    """A task went through the action gate: its decision and, when executed, the result."""
-
-    decision: Decision
-    result: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class TaskMalformed:
-    """A task envelope verified, but its body names no usable action (it still proved life)."""
-
-    reason: str = MALFORMED_TASK
-
-
-#: What the agent made of a verified envelope (or of one it refused to verify).
-InboxAnswer = Rejected | HeartbeatTaken | TaskDecided | TaskMalformed
+#: What the agent made of an envelope, verified or not.
+InboxAnswer = Rejected | Taken
 
 
 class InboxVerifier:

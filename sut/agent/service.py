@@ -33,15 +33,7 @@ from sut.agent.emlog import EmergencyLog, EmergencyLogError
 from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
 from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
-from sut.agent.inbox import (
-    HeartbeatTaken,
-    InboxAnswer,
-    InboxVerifier,
-    Rejected,
-    TaskDecided,
-    TaskMalformed,
-    task_request,
-)
+from sut.agent.inbox import InboxAnswer, InboxVerifier, Rejected, Taken, task_request
 from sut.agent.incidents import IncidentReporter
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
@@ -279,12 +271,12 @@ class AgentService:
             provider = envelope.body.get("provider")
             if provider in ("ok", "rate_limited"):
                 self._observe(RateLimitReport(now, provider == "rate_limited"))
-            return HeartbeatTaken(self.mode)
+            return Taken("heartbeat", self.mode)
         request = task_request(envelope.body)
         if request is None:
-            return TaskMalformed()
+            return Taken("task", self.mode)
         decision, result = await self.act(request)
-        return TaskDecided(decision, result)
+        return Taken("task", self.mode, decision, result)
 
     # ---- acting ------------------------------------------------------------------------
     async def facts(self) -> HostFacts:

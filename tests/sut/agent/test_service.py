@@ -378,6 +378,22 @@ def test_while_online_a_green_action_runs_only_as_a_dispatcher_task(online_agent
     assert logged == [("local:tester", "refused"), ("task:t-1", "executed")]
 
 
+def test_a_signed_task_naming_no_usable_action_is_a_bad_request_yet_proves_life(online_agent):
+    agent, service = online_agent
+    task = {"task_id": "t-2", "action": "", "target": "x"}
+    envelope = sign_envelope(KEY, "task", task, time.time_ns(), "dispatcher")
+
+    response = agent.post("/v1/inbox", json=envelope)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "task: task_id, action and target must be strings, params an object"
+    }
+    assert service.decisions == []
+    # SOP 2A.1: a valid task assignment is a sign of life, whatever it asks for.
+    assert service.detector.state.last_heartbeat_at is not None
+
+
 @pytest.mark.parametrize(
     "body",
     [
