@@ -115,26 +115,17 @@ class ProcessSampler:
         return seen
 
 
+@dataclass(eq=False)
 class FactGatherer:
     """Builds the HostFacts the action gate decides on, from supervisord, disk and processes."""
 
-    def __init__(
-        self,
-        supervisor: Supervisor | None,
-        managed: tuple[str, ...],
-        ollama_url: str | None,
-        disk_path: Path,
-        sampler: ProcessSampler | None,
-        client: httpx.AsyncClient,
-        health_timeout_s: float,
-    ) -> None:
-        self.supervisor = supervisor
-        self.managed = managed
-        self.ollama_url = ollama_url
-        self.disk_path = disk_path
-        self.sampler = sampler
-        self.client = client
-        self.health_timeout_s = health_timeout_s
+    supervisor: Supervisor | None
+    managed: tuple[str, ...]  # the supervisord programs this agent may restart
+    ollama_url: str | None
+    disk_path: Path  # on the log volume whose usage SOP 4's 90 % rule reads
+    sampler: ProcessSampler | None  # None: no process is in scope for runaway kills
+    client: httpx.AsyncClient
+    health_timeout_s: float
 
     async def ollama_healthy(self) -> bool:
         """Ollama answers ``/api/tags`` (the check of emergency-procedures.md scenario 2)."""

@@ -8,6 +8,7 @@ reports ... Rate Limit Exceeded") without calling the provider itself.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -21,28 +22,20 @@ from sut.runtime.jsonlog import get_logger
 log = get_logger("sut.dispatcher.heartbeats")
 
 
+@dataclass(eq=False)
 class HeartbeatLoop:
     """One round per ``interval_s``: provider call, then signed heartbeats sent concurrently."""
 
-    def __init__(
-        self,
-        registry: AgentRegistry,
-        signer: EnvelopeSigner,
-        provider: ProviderClient,
-        metrics: Metrics,
-        interval_s: float,
-        inbox_timeout_s: float,
-    ) -> None:
-        self.registry = registry
-        self.signer = signer
-        self.provider = provider
-        self.metrics = metrics
-        self.interval_s = interval_s
-        self.inbox_timeout_s = inbox_timeout_s
-        #: The last provider call's status; ``unknown`` until the first round ends.
-        self.provider_status = "unknown"
-        self.rounds = 0
-        self._last_outcome: dict[str, str] = {}
+    registry: AgentRegistry
+    signer: EnvelopeSigner
+    provider: ProviderClient
+    metrics: Metrics
+    interval_s: float
+    inbox_timeout_s: float
+    #: The last provider call's status; ``unknown`` until the first round ends.
+    provider_status: str = field(default="unknown", init=False)
+    rounds: int = field(default=0, init=False)
+    _last_outcome: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     async def beat(self, client: httpx.AsyncClient) -> list[Delivery]:
         """One round; returns what happened to each agent's heartbeat."""
