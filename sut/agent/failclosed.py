@@ -12,7 +12,7 @@ emergency it could not handle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sop.observations import Mode
 from sut.agent.clock import SopClock
@@ -30,7 +30,7 @@ class FailClosed:
     error: str | None
 
     #: Without a policy there is no detector: the agent reports itself online, never in alarm.
-    mode: Mode = "online"
+    mode: ClassVar[Mode] = "online"
 
     def announce(self, record: Recorder) -> None:
         """Say so once at start: an error on stdout and a note in the emergency log."""

@@ -20,9 +20,6 @@ from sop.observations import Mode
 from sop.wire import Envelope, ReplayGuard, verify_envelope
 from sut.agent.gate import ActionRequest, Decision
 
-#: What a task assignment whose fields are not usable is told.
-MALFORMED_TASK = "task: task_id, action and target must be strings, params an object"
-
 
 @dataclass(frozen=True)
 class Rejected:
@@ -30,25 +27,6 @@ class Rejected:
 
     kind: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Taken:
-    """A verified envelope, which proved the Dispatcher alive (SOP 2A.1), and what came of it.
-
-    ``kind`` is ``heartbeat`` or ``task``; ``mode`` the agent's mode after it. A task carries
-    the gate's ``decision`` and, when executed, its ``result``; a task whose body names no
-    usable action (:data:`MALFORMED_TASK`) carries no decision.
-    """
-
-    kind: str
-    mode: Mode
-    decision: Decision | None = None
-    result: dict[str, Any] | None = None
-
-
-#: What the agent made of an envelope, verified or not.
-InboxAnswer = Rejected | Taken
 
 
 class InboxVerifier:
@@ -70,6 +48,29 @@ class InboxVerifier:
         except WireError as exc:
             return Rejected(exc.reason, str(exc))
         return envelope
+
+
+#: What a task assignment whose fields are not usable is told.
+MALFORMED_TASK = "task: task_id, action and target must be strings, params an object"
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A verified envelope, which proved the Dispatcher alive (SOP 2A.1), and what came of it.
+
+    ``kind`` is ``heartbeat`` or ``task``; ``mode`` the agent's mode after it. A task carries
+    the gate's ``decision`` and, when executed, its ``result``; a task whose body names no
+    usable action (:data:`MALFORMED_TASK`) carries no decision.
+    """
+
+    kind: str
+    mode: Mode
+    decision: Decision | None = None
+    result: dict[str, Any] | None = None
+
+
+#: What the agent made of an envelope, verified or not.
+InboxAnswer = Rejected | Taken
 
 
 def task_request(body: Mapping[str, Any]) -> ActionRequest | None:
