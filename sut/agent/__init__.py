@@ -6,11 +6,61 @@ inbox        SOP 2A.1: signed heartbeats and tasks verified, answered as values 
 gate         SOP 4: the action gate (green list only, only while offline, fail closed)
 failclosed   an invalid policy: every action refused, the inbox shut, no loops
 notifier     SOP 3: the backchannels in priority order, and the emergency-log marker
+backchannel  what the Discord and Signal clients share with the notifier
 emlog        the emergency activity log (append-only, hash-chained, fsynced)
+facts        the host as the gate sees it: supervisord programs, disk, runaway processes
 remediation  SOP 4: what the green list allows, planned from host facts and executed
 resync       SOP 5: stop, upload the log until acknowledged, request an integrity check
 incidents    while online: distress signals to the Dispatcher, once per outage
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
 service      the running agent: loops that feed the detector and act on its verdicts
-app          the HTTP API over the service
+app          the HTTP API over the service; ``python -m sut.agent`` serves it
 """
+
+from sut.agent.app import create_app
+from sut.agent.config import AgentConfig, load_config
+from sut.agent.detector import Detector, DetectorError, DetectorState, Transition
+from sut.agent.emlog import EmergencyLog, EmergencyLogError, EmergencyLogFull
+from sut.agent.failclosed import FailClosed
+from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
+from sut.agent.inbox import InboxVerifier, Rejected, Taken
+from sut.agent.incidents import IncidentReporter, distress_signal
+from sut.agent.metrics import AgentMetrics
+from sut.agent.notifier import ChannelConfig, Notifier
+from sut.agent.remediation import ExecutionError, Executor, plan
+from sut.agent.resync import Resync
+from sut.agent.service import AgentService
+from sut.agent.supervisor import Supervisor, SupervisorCallError
+
+__all__ = [
+    "ActionGate",
+    "ActionRequest",
+    "AgentConfig",
+    "AgentMetrics",
+    "AgentService",
+    "ChannelConfig",
+    "Decision",
+    "Detector",
+    "DetectorError",
+    "DetectorState",
+    "EmergencyLog",
+    "EmergencyLogError",
+    "EmergencyLogFull",
+    "ExecutionError",
+    "Executor",
+    "FailClosed",
+    "HostFacts",
+    "InboxVerifier",
+    "IncidentReporter",
+    "Notifier",
+    "Rejected",
+    "Resync",
+    "Supervisor",
+    "SupervisorCallError",
+    "Taken",
+    "Transition",
+    "create_app",
+    "distress_signal",
+    "load_config",
+    "plan",
+]

@@ -162,7 +162,7 @@ class AgentService:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
-    # ---- helpers ---------------------------------------------------------------------
+    # ---- SOP time and the emergency log -------------------------------------------------
     def _wall(self, minutes: float) -> float:
         return self.clock.wall_seconds(minutes)
 
