@@ -10,6 +10,7 @@ from sut.agent.config import load_config
 from sut.agent.service import AgentService
 from sut.runtime.jsonlog import configure_logging
 from sut.runtime.serve import serve
+from sut.runtime.settings import startup_error_line
 
 
 def main() -> int:
@@ -17,7 +18,7 @@ def main() -> int:
     try:
         config = load_config()
     except SopdrillError as exc:
-        print(f"agent: {exc}", file=sys.stderr)
+        print(startup_error_line("agent", exc), file=sys.stderr)
         return 2
     configure_logging("agent", config.secrets)
     serve(create_app(AgentService(config)), config.bind, config.port)

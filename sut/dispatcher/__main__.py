@@ -11,7 +11,7 @@ from sut.dispatcher.app import create_app
 from sut.dispatcher.config import DispatcherConfig
 from sut.runtime.jsonlog import configure_logging, get_logger
 from sut.runtime.serve import serve
-from sut.runtime.settings import Settings
+from sut.runtime.settings import Settings, startup_error_line
 
 SERVICE = "dispatcher"
 
@@ -35,7 +35,7 @@ def main() -> int:
         config = DispatcherConfig.from_settings(settings)
         app = create_app(config)
     except SopdrillError as exc:
-        print(f"{SERVICE}: {exc}", file=sys.stderr)
+        print(startup_error_line(SERVICE, exc), file=sys.stderr)
         return 2
     configure_logging(SERVICE, secrets=settings.secrets)
     log = get_logger("sut.dispatcher")

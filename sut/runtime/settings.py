@@ -13,6 +13,12 @@ from sop.timescale import TimeScale
 T = TypeVar("T")
 
 
+def startup_error_line(service: str, error: Exception) -> str:
+    """The one stderr line for a service that cannot start: prefixed with its name once."""
+    message = " ".join(str(error).split())
+    return message if message.startswith(f"{service}: ") else f"{service}: {message}"
+
+
 class Settings:
     """Reads ``SOPDRILL_*`` variables with types; every error names the variable and the value."""
 

@@ -60,6 +60,7 @@ def test_a_bad_environment_exits_2_with_one_line_and_no_traceback(tmp_path, env,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith("agent: ")
+    assert not lines[0].startswith("agent: agent: "), "the service is named once"
     assert variable in lines[0]
     assert "Traceback" not in done.stderr
     assert KEY not in done.stderr
