@@ -103,7 +103,7 @@ def test_a_bad_environment_exits_2_with_one_line_naming_the_variable(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        "dispatcher: dispatcher: SOPDRILL_HMAC_KEY is not set; it is required"
+        "dispatcher: SOPDRILL_HMAC_KEY is not set; it is required"
     ]
     assert not (tmp_path / "dispatcher.pid").exists()
 
