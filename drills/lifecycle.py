@@ -20,13 +20,12 @@ from fixtures.evidence import EvidenceRecorder
 from fixtures.faults import FaultFactory, StandinFault
 from fixtures.probes import ModeChange, ModeWatch, Probes
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
+from fixtures.topology import SERVICE_NAMES
 from fixtures.waiting import wait_until
 from sop.observations import ApiProbe, Heartbeat, Observation, ProcessCheck
 from sop.oracle import Verdict, detection_window
 from sop.policy import Policy
 
-#: Every service of the topology, checked healthy in the steady state.
-SERVICES = ("dispatcher", "agent", "provider", "ollama", "discord", "signal")
 #: How often (wall seconds) the harness looks at the dispatcher's heartbeat counter.
 HEARTBEAT_POLL_S = 0.01
 
@@ -42,7 +41,8 @@ def steady_state(phase: str, probes: Probes, policy: Policy, evidence: EvidenceR
         seen.update(
             mode=state.get("mode"),
             heartbeat=state.get("last_heartbeat_at"),
-            unhealthy=[s for s in SERVICES if not probes.healthy(s)],
+            # Every service of the topology is checked healthy in the steady state.
+            unhealthy=[s for s in SERVICE_NAMES if not probes.healthy(s)],
         )
         return dict(seen)
 
