@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    await_offline_in_window,
+    DetectionJudge,
     mark_heartbeat,
+    oracle_window,
     scenario_a_timeline,
     steady_state,
 )
 from sop.observations import Heartbeat
-from sop.oracle import first_offline
 
 
 @pytest.mark.nightly
@@ -41,27 +41,14 @@ def test_forged_and_replayed_heartbeats_do_not_delay_detection(
                 Heartbeat(killed + n, valid=False)
                 for n in range(int(policy.scenario_a.silence_minutes))
             ]
-            earliest = first_offline(
-                [*scenario_a_timeline(policy, -gap, killed), *noise],
+            window = oracle_window(
+                lambda heartbeat_at: [*scenario_a_timeline(policy, heartbeat_at, killed), *noise],
+                gap,
                 policy,
                 co_located=sut.dispatcher_co_located,
             )
-            latest = first_offline(
-                [*scenario_a_timeline(policy, 0.0, killed), *noise],
-                policy,
-                co_located=sut.dispatcher_co_located,
-            )
-            await_offline_in_window(
-                watch=watch,
-                what="forged_heartbeats",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_a",
-            )
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            judge.await_offline("forged_heartbeats", upper, window, "scenario_a")
             for actor in (forged, replayed):
                 assert actor.sent() > 1, f"{actor.name}: the bad actor must have kept sending"
                 assert actor.accepted() == 0, f"{actor.name}: accepted {dict(actor.answers)}"

@@ -14,15 +14,15 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    await_offline_in_window,
+    DetectionJudge,
     delivered_alerts,
     mark_heartbeat,
     marker_entries,
+    oracle_window,
     outage_timeline,
     steady_state,
 )
 from fixtures.waiting import wait_until
-from sop.oracle import first_offline
 
 #: The host the dispatcher runs on, as the topology names it.
 DISPATCHER_HOST = "control"
@@ -49,24 +49,15 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
             def timeline(heartbeat_at):
                 return outage_timeline(policy, heartbeat_at, began, outcome, process, until)
 
-            latest = first_offline(timeline(0.0), policy, co_located=co_located)
-            assert latest.offline_at is not None, (
+            window = oracle_window(timeline, gap, policy, co_located=co_located)
+            assert window.latest.offline_at is not None, (
                 f"drill {kind}: the oracle says a {kind} of the dispatcher's host is never "
-                f"OFFLINE ({latest.reason}); this drill is for a dispatcher on its own host"
+                f"OFFLINE ({window.latest.reason}); this drill is for a dispatcher on its own host"
             )
-            earliest = first_offline(timeline(-gap), policy, co_located=co_located)
-            await_offline_in_window(
-                watch=watch,
-                what=f"dispatcher_host_{kind}",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_a",
-                # A probe into a silent host fails when its timeout runs out, not at once.
-                extra_minutes=timeout,
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            # A probe into a silent host fails when its timeout runs out, not at once.
+            judge.await_offline(
+                f"dispatcher_host_{kind}", upper, window, "scenario_a", extra_minutes=timeout
             )
             # SOP 3.1: the backchannel is on another host, untouched by the fault.
             messages = delivered_alerts(probes, policy, clock)

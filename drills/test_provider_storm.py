@@ -12,17 +12,18 @@ import time
 import pytest
 
 from drills.lifecycle import (
+    DetectionJudge,
     assert_never_offline,
-    await_offline_in_window,
     delivered_alerts,
     marker_entries,
+    oracle_window,
     sop_since,
     steady_state,
     storm_offline_within,
 )
 from fixtures.waiting import wait_until
 from sop.observations import RateLimitReport
-from sop.oracle import first_offline, never_offline
+from sop.oracle import never_offline
 
 #: The dispatcher's answer while its provider rate-limits it (SOP 2B).
 TOO_MANY_REQUESTS = 429
@@ -69,22 +70,18 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
                 policy.deployment.heartbeat_interval_minutes * 2,
             )
             gap = sop_since(clock, lower, upper)
-            earliest = first_offline(
-                [RateLimitReport(-gap, True)], policy, co_located=sut.dispatcher_co_located
+            window = oracle_window(
+                lambda reported_at: [RateLimitReport(reported_at, True)],
+                gap,
+                policy,
+                co_located=sut.dispatcher_co_located,
             )
-            latest = first_offline(
-                [RateLimitReport(0.0, True)], policy, co_located=sut.dispatcher_co_located
-            )
-            await_offline_in_window(
-                watch=watch,
-                what="provider_storm_long",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_b",
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            judge.await_offline(
+                "provider_storm_long",
+                upper,
+                window,
+                "scenario_b",
                 wait_minutes=storm_offline_within(policy),
             )
             messages = delivered_alerts(probes, policy, clock)
