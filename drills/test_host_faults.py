@@ -30,6 +30,17 @@ DISPATCHER_HOST = "control"
 SEEN = {"partition": ("unreachable", "running"), "pause_host": ("timeout", "stopped")}
 
 
+#: Every drill here: Scenario A with the dispatcher on a host of its own (container hosts).
+pytestmark = [
+    pytest.mark.nightly,
+    pytest.mark.quarterly,
+    pytest.mark.destructive,
+    pytest.mark.scenario("A"),
+    pytest.mark.test_plan(1, 2, 4, 5),
+    pytest.mark.needs("containers"),
+]
+
+
 def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
     """Inject ``kind`` on the dispatcher's host; OFFLINE in the oracle's window, alerted."""
     rule = policy.scenario_a
@@ -74,12 +85,6 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
     )
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
-@pytest.mark.destructive
-@pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 2, 4, 5)
-@pytest.mark.needs("containers")
 def test_partitioned_dispatcher_host_is_declared_offline_in_window(
     policy, clock, evidence, probes, faults, sut
 ):
@@ -87,12 +92,6 @@ def test_partitioned_dispatcher_host_is_declared_offline_in_window(
     _declared_in_window("partition", policy, clock, evidence, probes, faults, sut)
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
-@pytest.mark.destructive
-@pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 2, 4, 5)
-@pytest.mark.needs("containers")
 def test_paused_dispatcher_host_is_declared_offline_in_window(
     policy, clock, evidence, probes, faults, sut
 ):

@@ -10,7 +10,7 @@ Chaos Toolkit's journal; a secret is replaced by ``REDACTED`` wherever it is wri
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sop.errors import EvidenceError
@@ -122,19 +122,9 @@ class JournalEntry:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of this entry in evidence.json's ``journal``."""
-        return {
-            "nodeid": self.nodeid,
-            "correlation_id": self.correlation_id,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "duration_s": self.duration_s,
-            "status": self.status,
-            "deviated": self.deviated,
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "meta": dict(self.meta),
-        }
+        """The JSON object of this entry in evidence.json's ``journal`` (keys in field order)."""
+        entry = {column.name: getattr(self, column.name) for column in fields(self)}
+        return {**entry, "meta": dict(self.meta)}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> JournalEntry:
