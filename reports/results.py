@@ -36,22 +36,13 @@ class JunitCase:
 
 
 @dataclass(frozen=True)
-class DrillResult:
-    """One drill of the run: its journal entry, detection, JUnit case and timeline."""
+class DrillResult(JournalEntry):
+    """One drill of the run: its journal entry, joined with its detection, JUnit case and
+    timeline (the events recorded while it ran)."""
 
-    nodeid: str
-    status: str
-    outcome: str | None
-    deviated: bool
-    duration_s: float
-    started_at: str
-    ended_at: str
-    reason: str | None
-    meta: Mapping[str, Any]
-    detection: Detection | None
-    junit: JunitCase | None
+    detection: Detection | None = None
+    junit: JunitCase | None = None
     events: tuple[Event, ...] = field(default=())
-    correlation_id: str = ""
 
     @property
     def name(self) -> str:
@@ -178,19 +169,10 @@ def load_results(out_dir: Path) -> RunResults:
         own = tuple(e for e in events if e.data.get("drill") == entry.nodeid)
         drills.append(
             DrillResult(
-                nodeid=entry.nodeid,
-                status=entry.status,
-                outcome=entry.outcome,
-                deviated=entry.deviated,
-                duration_s=entry.duration_s,
-                started_at=entry.started_at,
-                ended_at=entry.ended_at,
-                reason=entry.reason,
-                meta=entry.meta,
+                **entry.to_dict(),
                 detection=_detection(own),
                 junit=by_address.get(address),
                 events=own,
-                correlation_id=entry.correlation_id,
             )
         )
     others = tuple(case for case in cases if (case.classname, case.name) not in claimed)
