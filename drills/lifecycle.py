@@ -18,7 +18,7 @@ import pytest
 
 from fixtures.clock import DrillClock
 from fixtures.evidence import EvidenceRecorder
-from fixtures.faults import FaultFactory, StandinFault
+from fixtures.faults import Fault, FaultFactory, StandinFault
 from fixtures.probes import ModeChange, ModeWatch, Probes
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.topology import SERVICE_NAMES
@@ -83,6 +83,31 @@ def mark_heartbeat(probes: Probes, policy: Policy) -> tuple[float, float]:
         previous = now
         time.sleep(HEARTBEAT_POLL_S)  # a poll interval, bounded by the deadline above
     pytest.fail(f"no heartbeat delivered by the dispatcher in two intervals (count {before})")
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A fault injected just after a heartbeat was delivered, timed from that heartbeat.
+
+    The heartbeat lies in the ``gap_minutes`` (SOP) before ``origin_mono``, the first poll
+    that saw it; the fault took effect ``began_minutes`` (SOP) after ``origin_mono``.
+    """
+
+    origin_mono: float
+    gap_minutes: float
+    began_minutes: float
+
+
+@contextmanager
+def injected_after_heartbeat(fault: Fault, probes: Probes, policy: Policy) -> Iterator[Silence]:
+    """Wait for a heartbeat, inject ``fault`` at once and hold it for the block; the
+    revert runs in a ``finally`` (the fault's own context manager)."""
+    lower, upper = mark_heartbeat(probes, policy)
+    with fault:
+        injected = fault.injected_at_mono
+        assert injected is not None, f"{fault.name}: injected without an instant"
+        clock = probes.clock
+        yield Silence(upper, clock.sop_minutes(upper - lower), clock.sop_minutes(injected - upper))
 
 
 def scenario_a_timeline(policy: Policy, heartbeat_at: float, killed_at: float) -> list[Observation]:

@@ -15,7 +15,7 @@ import pytest
 from drills.lifecycle import (
     DetectionJudge,
     assert_never_offline,
-    mark_heartbeat,
+    injected_after_heartbeat,
     oracle_window,
     outage_timeline,
     steady_state,
@@ -46,15 +46,13 @@ def test_hung_dispatcher_is_declared_offline_only_when_scenario_a_allows(
     )
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with hang:
-            hung = clock.sop_minutes(hang.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
+        with injected_after_heartbeat(hang, probes, policy) as silence:
+            hung = silence.began_minutes
 
             def timeline(heartbeat_at):
                 return outage_timeline(policy, heartbeat_at, hung, "timeout", "stopped", hold)
 
-            window = oracle_window(timeline, gap, policy, co_located=co_located)
+            window = oracle_window(timeline, silence.gap_minutes, policy, co_located=co_located)
             if window.latest.offline_at is None:
                 oracle_never = never_offline(
                     timeline(0.0), policy, co_located=co_located, until=hold
@@ -69,7 +67,11 @@ def test_hung_dispatcher_is_declared_offline_only_when_scenario_a_allows(
                 judge = DetectionJudge(watch, policy, clock, evidence)
                 # A hung dispatcher's probe fails only when its timeout runs out.
                 judge.await_offline(
-                    "dispatcher_hung", upper, window, "scenario_a", extra_minutes=timeout
+                    "dispatcher_hung",
+                    silence.origin_mono,
+                    window,
+                    "scenario_a",
+                    extra_minutes=timeout,
                 )
                 assert probes.process_state(hang.pid) == "stopped", "hung, never dead"
     steady_state("after", probes, policy, evidence)

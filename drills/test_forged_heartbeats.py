@@ -11,7 +11,7 @@ import pytest
 
 from drills.lifecycle import (
     DetectionJudge,
-    mark_heartbeat,
+    injected_after_heartbeat,
     oracle_window,
     scenario_a_timeline,
     steady_state,
@@ -32,10 +32,8 @@ def test_forged_and_replayed_heartbeats_do_not_delay_detection(
     replayed = faults.replayed_heartbeat()
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with kill, forged, replayed:
-            killed = clock.sop_minutes(kill.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
+        with injected_after_heartbeat(kill, probes, policy) as silence, forged, replayed:
+            killed = silence.began_minutes
             # The bad actors' envelopes are invalid heartbeats: the oracle ignores them.
             noise = [
                 Heartbeat(killed + n, valid=False)
@@ -43,12 +41,12 @@ def test_forged_and_replayed_heartbeats_do_not_delay_detection(
             ]
             window = oracle_window(
                 lambda heartbeat_at: [*scenario_a_timeline(policy, heartbeat_at, killed), *noise],
-                gap,
+                silence.gap_minutes,
                 policy,
                 co_located=sut.dispatcher_co_located,
             )
             judge = DetectionJudge(watch, policy, clock, evidence)
-            judge.await_offline("forged_heartbeats", upper, window, "scenario_a")
+            judge.await_offline("forged_heartbeats", silence.origin_mono, window, "scenario_a")
             for actor in (forged, replayed):
                 assert actor.sent() > 1, f"{actor.name}: the bad actor must have kept sending"
                 assert actor.accepted() == 0, f"{actor.name}: accepted {dict(actor.answers)}"

@@ -16,7 +16,7 @@ import pytest
 from drills.lifecycle import (
     DetectionJudge,
     delivered_alerts,
-    mark_heartbeat,
+    injected_after_heartbeat,
     marker_entries,
     oracle_window,
     outage_timeline,
@@ -51,16 +51,14 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
     host = faults.agent_host().hostname
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with fault:
-            began = clock.sop_minutes(fault.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
+        with injected_after_heartbeat(fault, probes, policy) as silence:
+            began = silence.began_minutes
             until = rule.silence_minutes + rule.api_probe_interval_minutes * rule.api_failures
 
             def timeline(heartbeat_at):
                 return outage_timeline(policy, heartbeat_at, began, outcome, process, until)
 
-            window = oracle_window(timeline, gap, policy, co_located=co_located)
+            window = oracle_window(timeline, silence.gap_minutes, policy, co_located=co_located)
             assert window.latest.offline_at is not None, (
                 f"drill {kind}: the oracle says a {kind} of the dispatcher's host is never "
                 f"OFFLINE ({window.latest.reason}); this drill is for a dispatcher on its own host"
@@ -68,7 +66,11 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
             judge = DetectionJudge(watch, policy, clock, evidence)
             # A probe into a silent host fails when its timeout runs out, not at once.
             judge.await_offline(
-                f"dispatcher_host_{kind}", upper, window, "scenario_a", extra_minutes=timeout
+                f"dispatcher_host_{kind}",
+                silence.origin_mono,
+                window,
+                "scenario_a",
+                extra_minutes=timeout,
             )
             # SOP 3.1: the backchannel is on another host, untouched by the fault.
             messages = delivered_alerts(probes, policy, clock)
