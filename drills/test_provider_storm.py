@@ -29,8 +29,10 @@ from sop.oracle import never_offline
 TOO_MANY_REQUESTS = 429
 
 
-def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float, float]:
-    """(last poll that did not see ``status``, first that did) on the dispatcher's API."""
+def first_seen(probes, policy, status: int) -> tuple[float, float]:
+    """(last poll that did not see ``status``, first that did) on the dispatcher's API,
+    within two heartbeat intervals (the dispatcher calls its provider with each heartbeat)."""
+    within_minutes = 2 * policy.deployment.heartbeat_interval_minutes
     previous = time.monotonic()
 
     def look() -> int | None:
@@ -43,7 +45,7 @@ def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float
     wait_until(
         look,
         lambda seen: seen == status,
-        timeout_s=clock.wall_seconds(within_minutes),
+        timeout_s=probes.clock.wall_seconds(within_minutes),
         interval_s=probes.poll_interval_s,
         describe=f"the dispatcher's /v1/status to answer {status}",
     )
@@ -63,12 +65,7 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
         with storm:
-            lower, upper = first_seen(
-                probes,
-                clock,
-                TOO_MANY_REQUESTS,
-                policy.deployment.heartbeat_interval_minutes * 2,
-            )
+            lower, upper = first_seen(probes, policy, TOO_MANY_REQUESTS)
             gap = sop_since(clock, lower, upper)
             window = oracle_window(
                 lambda reported_at: [RateLimitReport(reported_at, True)],
@@ -102,16 +99,9 @@ def test_storm_shorter_than_threshold_raises_no_alarm(policy, clock, evidence, p
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
         with storm:
-            _, origin = first_seen(
-                probes,
-                clock,
-                TOO_MANY_REQUESTS,
-                policy.deployment.heartbeat_interval_minutes * 2,
-            )
+            _, origin = first_seen(probes, policy, TOO_MANY_REQUESTS)
             clock.hold(held, "a 429 storm shorter than SOP 2B's threshold")
-        _, ended_at = first_seen(
-            probes, clock, 200, policy.deployment.heartbeat_interval_minutes * 2
-        )
+        _, ended_at = first_seen(probes, policy, 200)
         ended = sop_since(clock, origin, ended_at)
         timeline = [RateLimitReport(0.0, True), RateLimitReport(ended, False)]
         oracle_never = never_offline(
