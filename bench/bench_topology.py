@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from fixtures.clock import DrillClock
+from fixtures.deployment import Deployment
 from fixtures.evidence import EvidenceRecorder
 from fixtures.faults import FaultFactory, FaultUnavailable
 from fixtures.topology import BACKENDS, Topology, create_topology
@@ -126,10 +127,8 @@ def fault_effects(
 def bench_faults(topology: Topology, scratch: Path) -> list[tuple[str, float | str]]:
     """Inject each fault kind once on a running topology; latency from call to effect."""
     evidence = EvidenceRecorder(scratch / "evidence")
-    description = topology.describe()
-    credentials = getattr(topology, "credentials", lambda: None)()
     faults = FaultFactory(
-        topology, description, DrillClock(TimeScale(TIME_SCALE), evidence), evidence, credentials
+        Deployment.of(topology), DrillClock(TimeScale(TIME_SCALE), evidence), evidence
     )
     rows: list[tuple[str, float | str]] = []
     for kind, (make, effect) in fault_effects(faults).items():
@@ -153,7 +152,7 @@ def bench_faults(topology: Topology, scratch: Path) -> list[tuple[str, float | s
             with suppress(Exception):
                 wait_until(
                     lambda: all(
-                        answers(f"{description.url(s)}/healthz") == 200
+                        answers(f"{faults.description.url(s)}/healthz") == 200
                         for s in ("dispatcher", "agent", "ollama")
                     ),
                     timeout_s=EFFECT_TIMEOUT_S,

@@ -9,24 +9,24 @@ interval + ``DETECTION_TOLERANCE_MINUTES``. Every bound is read from the policy.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from fixtures.clock import DrillClock
 from fixtures.evidence import EvidenceRecorder
-from fixtures.faults import FaultFactory, StandinFault
+from fixtures.faults import Fault, FaultFactory, StandinFault
 from fixtures.probes import ModeChange, ModeWatch, Probes
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
+from fixtures.topology import SERVICE_NAMES
 from fixtures.waiting import wait_until
 from sop.observations import ApiProbe, Heartbeat, Observation, ProcessCheck
-from sop.oracle import Verdict, detection_window
+from sop.oracle import Verdict, detection_window, first_offline
 from sop.policy import Policy
 
-#: Every service of the topology, checked healthy in the steady state.
-SERVICES = ("dispatcher", "agent", "provider", "ollama", "discord", "signal")
 #: How often (wall seconds) the harness looks at the dispatcher's heartbeat counter.
 HEARTBEAT_POLL_S = 0.01
 
@@ -42,7 +42,8 @@ def steady_state(phase: str, probes: Probes, policy: Policy, evidence: EvidenceR
         seen.update(
             mode=state.get("mode"),
             heartbeat=state.get("last_heartbeat_at"),
-            unhealthy=[s for s in SERVICES if not probes.healthy(s)],
+            # Every service of the topology is checked healthy in the steady state.
+            unhealthy=[s for s in SERVICE_NAMES if not probes.healthy(s)],
         )
         return dict(seen)
 
@@ -84,6 +85,31 @@ def mark_heartbeat(probes: Probes, policy: Policy) -> tuple[float, float]:
     pytest.fail(f"no heartbeat delivered by the dispatcher in two intervals (count {before})")
 
 
+@dataclass(frozen=True)
+class Silence:
+    """A fault injected just after a heartbeat was delivered, timed from that heartbeat.
+
+    The heartbeat lies in the ``gap_minutes`` (SOP) before ``origin_mono``, the first poll
+    that saw it; the fault took effect ``began_minutes`` (SOP) after ``origin_mono``.
+    """
+
+    origin_mono: float
+    gap_minutes: float
+    began_minutes: float
+
+
+@contextmanager
+def injected_after_heartbeat(fault: Fault, probes: Probes, policy: Policy) -> Iterator[Silence]:
+    """Wait for a heartbeat, inject ``fault`` at once and hold it for the block; the
+    revert runs in a ``finally`` (the fault's own context manager)."""
+    lower, upper = mark_heartbeat(probes, policy)
+    with fault:
+        injected = fault.injected_at_mono
+        assert injected is not None, f"{fault.name}: injected without an instant"
+        clock = probes.clock
+        yield Silence(upper, clock.sop_minutes(upper - lower), clock.sop_minutes(injected - upper))
+
+
 def scenario_a_timeline(policy: Policy, heartbeat_at: float, killed_at: float) -> list[Observation]:
     """What the agent can observe after a kill: the last heartbeat, then failures and death."""
     rule = policy.scenario_a
@@ -114,83 +140,99 @@ def sop_since(clock: DrillClock, origin_mono: float, at_mono: float) -> float:
     return clock.sop_minutes(at_mono - origin_mono)
 
 
-def assert_detected_within(
-    *,
-    what: str,
-    change: ModeChange,
-    origin_mono: float,
-    earliest: Verdict,
-    latest: Verdict,
+@dataclass(frozen=True)
+class Window:
+    """The oracle's verdicts for the earliest and the latest timeline the harness's
+    observations allow (the origin, the last heartbeat, is known to a poll interval)."""
+
+    earliest: Verdict
+    latest: Verdict
+
+
+def oracle_window(
+    timeline_at: Callable[[float], list[Observation]],
+    gap: float,
     policy: Policy,
-    clock: DrillClock,
-    evidence: EvidenceRecorder,
-    expected_trigger: str,
-    extra_minutes: float = 0.0,
-) -> float:
-    """OFFLINE was first seen inside the SOP window; return when (SOP-min from the origin).
-
-    ``earliest`` and ``latest`` are the oracle's verdicts for the earliest and latest
-    timeline the harness's observations allow (the origin is known to a poll interval).
-    ``extra_minutes`` is SOP behaviour a fault adds (a probe timeout), stated by the drill.
-    """
-    start, _ = detection_window(earliest, policy, DETECTION_TOLERANCE_MINUTES)
-    _, end = detection_window(latest, policy, DETECTION_TOLERANCE_MINUTES + extra_minutes)
-    declared = sop_since(clock, origin_mono, change.at_mono)
-    evidence.record_detection(
-        trigger=change.state.get("trigger"),
-        declared_sop_minutes=round(declared, 4),
-        window_sop_minutes=(round(start, 4), round(end, 4)),
-        what=what,
-        oracle=latest.reason,
-    )
-    assert declared >= start, (
-        f"drill {what}: offline declared after {declared:.2f} SOP-min, before the "
-        f"{start:.2f} min threshold (false alarm)"
-    )
-    assert declared <= end, (
-        f"drill {what}: offline declared after {declared:.2f} SOP-min, later than "
-        f"{end:.2f} (threshold + probe interval + tolerance)"
-    )
-    assert change.state.get("trigger") == expected_trigger, (
-        f"drill {what}: trigger {change.state.get('trigger')!r}, expected {expected_trigger!r}"
-    )
-    return declared
-
-
-def await_offline_in_window(
     *,
-    what: str,
-    watch: ModeWatch,
-    origin_mono: float,
-    earliest: Verdict,
-    latest: Verdict,
-    policy: Policy,
-    clock: DrillClock,
-    evidence: EvidenceRecorder,
-    expected_trigger: str,
-    extra_minutes: float = 0.0,
-    wait_minutes: float | None = None,
-) -> float:
-    """Wait for OFFLINE until the window closes (or ``wait_minutes``), then judge it."""
-    if wait_minutes is None:
-        _, wait_minutes = detection_window(
-            latest, policy, DETECTION_TOLERANCE_MINUTES + extra_minutes
+    co_located: bool,
+) -> Window:
+    """The oracle's window for the outage ``timeline_at(heartbeat_at)`` describes, the last
+    heartbeat lying somewhere in the ``gap`` SOP minutes before the origin."""
+    return Window(
+        earliest=first_offline(timeline_at(-gap), policy, co_located=co_located),
+        latest=first_offline(timeline_at(0.0), policy, co_located=co_located),
+    )
+
+
+@dataclass(frozen=True)
+class DetectionJudge:
+    """Judges when the agent declared OFFLINE against the oracle's window, as evidence."""
+
+    watch: ModeWatch
+    policy: Policy
+    clock: DrillClock
+    evidence: EvidenceRecorder
+
+    def assert_within(
+        self,
+        what: str,
+        change: ModeChange,
+        origin_mono: float,
+        window: Window,
+        expected_trigger: str,
+        *,
+        extra_minutes: float = 0.0,
+    ) -> float:
+        """OFFLINE was first seen inside the SOP window; return when (SOP-min from the origin).
+
+        ``extra_minutes`` is SOP behaviour a fault adds (a probe timeout), stated by the drill.
+        """
+        start, _ = detection_window(window.earliest, self.policy, DETECTION_TOLERANCE_MINUTES)
+        _, end = detection_window(
+            window.latest, self.policy, DETECTION_TOLERANCE_MINUTES + extra_minutes
         )
-    change = watch.wait_for(
-        "offline", timeout_s=clock.wall_seconds(wait_minutes), after_mono=origin_mono
-    )
-    return assert_detected_within(
-        what=what,
-        change=change,
-        origin_mono=origin_mono,
-        earliest=earliest,
-        latest=latest,
-        policy=policy,
-        clock=clock,
-        evidence=evidence,
-        expected_trigger=expected_trigger,
-        extra_minutes=extra_minutes,
-    )
+        declared = sop_since(self.clock, origin_mono, change.at_mono)
+        self.evidence.record_detection(
+            trigger=change.state.get("trigger"),
+            declared_sop_minutes=round(declared, 4),
+            window_sop_minutes=(round(start, 4), round(end, 4)),
+            what=what,
+            oracle=window.latest.reason,
+        )
+        assert declared >= start, (
+            f"drill {what}: offline declared after {declared:.2f} SOP-min, before the "
+            f"{start:.2f} min threshold (false alarm)"
+        )
+        assert declared <= end, (
+            f"drill {what}: offline declared after {declared:.2f} SOP-min, later than "
+            f"{end:.2f} (threshold + probe interval + tolerance)"
+        )
+        assert change.state.get("trigger") == expected_trigger, (
+            f"drill {what}: trigger {change.state.get('trigger')!r}, expected {expected_trigger!r}"
+        )
+        return declared
+
+    def await_offline(
+        self,
+        what: str,
+        origin_mono: float,
+        window: Window,
+        expected_trigger: str,
+        *,
+        extra_minutes: float = 0.0,
+        wait_minutes: float | None = None,
+    ) -> float:
+        """Wait for OFFLINE until the window closes (or ``wait_minutes``), then judge it."""
+        if wait_minutes is None:
+            _, wait_minutes = detection_window(
+                window.latest, self.policy, DETECTION_TOLERANCE_MINUTES + extra_minutes
+            )
+        change = self.watch.wait_for(
+            "offline", timeout_s=self.clock.wall_seconds(wait_minutes), after_mono=origin_mono
+        )
+        return self.assert_within(
+            what, change, origin_mono, window, expected_trigger, extra_minutes=extra_minutes
+        )
 
 
 def delivered_alerts(probes: Probes, policy: Policy, clock: DrillClock) -> list[dict[str, Any]]:

@@ -18,11 +18,16 @@ def notifications(entries, channel):
     return [e for e in entries if e.get("kind") == "notification" and e.get("channel") == channel]
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
+#: Every drill of this module: SOP section 6 step 4 (the backchannels), nightly and quarterly.
+pytestmark = [
+    pytest.mark.nightly,
+    pytest.mark.quarterly,
+    pytest.mark.destructive,
+    pytest.mark.test_plan(4),
+]
+
+
 @pytest.mark.smoke
-@pytest.mark.destructive
-@pytest.mark.test_plan(4)
 def test_discord_down_fails_over_to_signal(policy, clock, evidence, probes, faults):
     """Discord down during the alert: delivered once over Signal, each attempt logged."""
     host = faults.agent_host().hostname
@@ -49,10 +54,6 @@ def test_discord_down_fails_over_to_signal(policy, clock, evidence, probes, faul
     assert len(probes.sink_messages("signal")) == 1, "delivered once, never repeated"
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
-@pytest.mark.destructive
-@pytest.mark.test_plan(4)
 def test_both_channels_down_leaves_marker_and_loses_nothing(
     policy, clock, evidence, probes, faults
 ):

@@ -13,14 +13,15 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
+    DetectionJudge,
     assert_never_offline,
-    await_offline_in_window,
-    mark_heartbeat,
+    injected_after_heartbeat,
+    oracle_window,
     outage_timeline,
     steady_state,
 )
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
-from sop.oracle import first_offline, never_offline
+from sop.oracle import never_offline
 
 
 @pytest.mark.nightly
@@ -45,16 +46,14 @@ def test_hung_dispatcher_is_declared_offline_only_when_scenario_a_allows(
     )
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with hang:
-            hung = clock.sop_minutes(hang.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
+        with injected_after_heartbeat(hang, probes, policy) as silence:
+            hung = silence.began_minutes
 
             def timeline(heartbeat_at):
                 return outage_timeline(policy, heartbeat_at, hung, "timeout", "stopped", hold)
 
-            latest = first_offline(timeline(0.0), policy, co_located=co_located)
-            if latest.offline_at is None:
+            window = oracle_window(timeline, silence.gap_minutes, policy, co_located=co_located)
+            if window.latest.offline_at is None:
                 oracle_never = never_offline(
                     timeline(0.0), policy, co_located=co_located, until=hold
                 )
@@ -65,18 +64,13 @@ def test_hung_dispatcher_is_declared_offline_only_when_scenario_a_allows(
                     "a silent, timing-out dispatcher is evidence short of OFFLINE: suspect"
                 )
             else:
-                earliest = first_offline(timeline(-gap), policy, co_located=co_located)
-                await_offline_in_window(
-                    watch=watch,
-                    what="dispatcher_hung",
-                    origin_mono=upper,
-                    earliest=earliest,
-                    latest=latest,
-                    policy=policy,
-                    clock=clock,
-                    evidence=evidence,
-                    expected_trigger="scenario_a",
-                    # A hung dispatcher's probe fails only when its timeout runs out.
+                judge = DetectionJudge(watch, policy, clock, evidence)
+                # A hung dispatcher's probe fails only when its timeout runs out.
+                judge.await_offline(
+                    "dispatcher_hung",
+                    silence.origin_mono,
+                    window,
+                    "scenario_a",
                     extra_minutes=timeout,
                 )
                 assert probes.process_state(hang.pid) == "stopped", "hung, never dead"

@@ -11,14 +11,14 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    await_offline_in_window,
+    DetectionJudge,
     delivered_alerts,
-    mark_heartbeat,
+    injected_after_heartbeat,
     marker_entries,
+    oracle_window,
     scenario_a_timeline,
     steady_state,
 )
-from sop.oracle import first_offline
 
 
 @pytest.mark.nightly
@@ -35,31 +35,17 @@ def test_dispatcher_killed_declares_offline_in_window_and_alerts(
     host = faults.agent_host().hostname
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with kill:
-            killed = clock.sop_minutes(kill.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
-            earliest = first_offline(
-                scenario_a_timeline(policy, -gap, killed),
+        with injected_after_heartbeat(kill, probes, policy) as silence:
+            window = oracle_window(
+                lambda heartbeat_at: scenario_a_timeline(
+                    policy, heartbeat_at, silence.began_minutes
+                ),
+                silence.gap_minutes,
                 policy,
                 co_located=sut.dispatcher_co_located,
             )
-            latest = first_offline(
-                scenario_a_timeline(policy, 0.0, killed),
-                policy,
-                co_located=sut.dispatcher_co_located,
-            )
-            await_offline_in_window(
-                watch=watch,
-                what="dispatcher_killed",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_a",
-            )
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            judge.await_offline("dispatcher_killed", silence.origin_mono, window, "scenario_a")
             # SOP 3.1: the alert reaches 0x01 over Discord, rendered from the SOP template.
             messages = delivered_alerts(probes, policy, clock)
             markers = marker_entries(probes.emergency_log())

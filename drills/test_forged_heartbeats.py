@@ -10,13 +10,13 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    await_offline_in_window,
-    mark_heartbeat,
+    DetectionJudge,
+    injected_after_heartbeat,
+    oracle_window,
     scenario_a_timeline,
     steady_state,
 )
 from sop.observations import Heartbeat
-from sop.oracle import first_offline
 
 
 @pytest.mark.nightly
@@ -32,36 +32,21 @@ def test_forged_and_replayed_heartbeats_do_not_delay_detection(
     replayed = faults.replayed_heartbeat()
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with kill, forged, replayed:
-            killed = clock.sop_minutes(kill.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
+        with injected_after_heartbeat(kill, probes, policy) as silence, forged, replayed:
+            killed = silence.began_minutes
             # The bad actors' envelopes are invalid heartbeats: the oracle ignores them.
             noise = [
                 Heartbeat(killed + n, valid=False)
                 for n in range(int(policy.scenario_a.silence_minutes))
             ]
-            earliest = first_offline(
-                [*scenario_a_timeline(policy, -gap, killed), *noise],
+            window = oracle_window(
+                lambda heartbeat_at: [*scenario_a_timeline(policy, heartbeat_at, killed), *noise],
+                silence.gap_minutes,
                 policy,
                 co_located=sut.dispatcher_co_located,
             )
-            latest = first_offline(
-                [*scenario_a_timeline(policy, 0.0, killed), *noise],
-                policy,
-                co_located=sut.dispatcher_co_located,
-            )
-            await_offline_in_window(
-                watch=watch,
-                what="forged_heartbeats",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_a",
-            )
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            judge.await_offline("forged_heartbeats", silence.origin_mono, window, "scenario_a")
             for actor in (forged, replayed):
                 assert actor.sent() > 1, f"{actor.name}: the bad actor must have kept sending"
                 assert actor.accepted() == 0, f"{actor.name}: accepted {dict(actor.answers)}"

@@ -14,20 +14,31 @@ from __future__ import annotations
 import pytest
 
 from drills.lifecycle import (
-    await_offline_in_window,
+    DetectionJudge,
     delivered_alerts,
-    mark_heartbeat,
+    injected_after_heartbeat,
     marker_entries,
+    oracle_window,
     outage_timeline,
     steady_state,
 )
 from fixtures.waiting import wait_until
-from sop.oracle import first_offline
 
 #: The host the dispatcher runs on, as the topology names it.
 DISPATCHER_HOST = "control"
 #: Fault -> (what the agent's probes see, what the dispatcher's process is meanwhile).
 SEEN = {"partition": ("unreachable", "running"), "pause_host": ("timeout", "stopped")}
+
+
+#: Every drill here: Scenario A with the dispatcher on a host of its own (container hosts).
+pytestmark = [
+    pytest.mark.nightly,
+    pytest.mark.quarterly,
+    pytest.mark.destructive,
+    pytest.mark.scenario("A"),
+    pytest.mark.test_plan(1, 2, 4, 5),
+    pytest.mark.needs("containers"),
+]
 
 
 def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
@@ -40,32 +51,25 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
     host = faults.agent_host().hostname
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        lower, upper = mark_heartbeat(probes, policy)
-        with fault:
-            began = clock.sop_minutes(fault.injected_at_mono - upper)
-            gap = clock.sop_minutes(upper - lower)
+        with injected_after_heartbeat(fault, probes, policy) as silence:
+            began = silence.began_minutes
             until = rule.silence_minutes + rule.api_probe_interval_minutes * rule.api_failures
 
             def timeline(heartbeat_at):
                 return outage_timeline(policy, heartbeat_at, began, outcome, process, until)
 
-            latest = first_offline(timeline(0.0), policy, co_located=co_located)
-            assert latest.offline_at is not None, (
+            window = oracle_window(timeline, silence.gap_minutes, policy, co_located=co_located)
+            assert window.latest.offline_at is not None, (
                 f"drill {kind}: the oracle says a {kind} of the dispatcher's host is never "
-                f"OFFLINE ({latest.reason}); this drill is for a dispatcher on its own host"
+                f"OFFLINE ({window.latest.reason}); this drill is for a dispatcher on its own host"
             )
-            earliest = first_offline(timeline(-gap), policy, co_located=co_located)
-            await_offline_in_window(
-                watch=watch,
-                what=f"dispatcher_host_{kind}",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_a",
-                # A probe into a silent host fails when its timeout runs out, not at once.
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            # A probe into a silent host fails when its timeout runs out, not at once.
+            judge.await_offline(
+                f"dispatcher_host_{kind}",
+                silence.origin_mono,
+                window,
+                "scenario_a",
                 extra_minutes=timeout,
             )
             # SOP 3.1: the backchannel is on another host, untouched by the fault.
@@ -83,12 +87,6 @@ def _declared_in_window(kind, policy, clock, evidence, probes, faults, sut):
     )
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
-@pytest.mark.destructive
-@pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 2, 4, 5)
-@pytest.mark.needs("containers")
 def test_partitioned_dispatcher_host_is_declared_offline_in_window(
     policy, clock, evidence, probes, faults, sut
 ):
@@ -96,12 +94,6 @@ def test_partitioned_dispatcher_host_is_declared_offline_in_window(
     _declared_in_window("partition", policy, clock, evidence, probes, faults, sut)
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
-@pytest.mark.destructive
-@pytest.mark.scenario("A")
-@pytest.mark.test_plan(1, 2, 4, 5)
-@pytest.mark.needs("containers")
 def test_paused_dispatcher_host_is_declared_offline_in_window(
     policy, clock, evidence, probes, faults, sut
 ):

@@ -16,12 +16,16 @@ from drills.lifecycle import decisions, offline_by_storm, sop_since, steady_stat
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
 
+#: Every drill of this module: SOP section 6 step 3 (remediation), nightly and quarterly.
+pytestmark = [
+    pytest.mark.nightly,
+    pytest.mark.quarterly,
+    pytest.mark.destructive,
+    pytest.mark.test_plan(3),
+]
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
+
 @pytest.mark.smoke
-@pytest.mark.destructive
-@pytest.mark.test_plan(3)
 def test_ollama_stopped_while_offline_is_restarted_within_rto(
     policy, clock, evidence, probes, faults
 ):
@@ -52,10 +56,6 @@ def test_ollama_stopped_while_offline_is_restarted_within_rto(
     steady_state("after", probes, policy, evidence)
 
 
-@pytest.mark.nightly
-@pytest.mark.quarterly
-@pytest.mark.destructive
-@pytest.mark.test_plan(3)
 def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
     policy, clock, evidence, probes, faults, topology, sut
 ):

@@ -12,24 +12,27 @@ import time
 import pytest
 
 from drills.lifecycle import (
+    DetectionJudge,
     assert_never_offline,
-    await_offline_in_window,
     delivered_alerts,
     marker_entries,
+    oracle_window,
     sop_since,
     steady_state,
     storm_offline_within,
 )
 from fixtures.waiting import wait_until
 from sop.observations import RateLimitReport
-from sop.oracle import first_offline, never_offline
+from sop.oracle import never_offline
 
 #: The dispatcher's answer while its provider rate-limits it (SOP 2B).
 TOO_MANY_REQUESTS = 429
 
 
-def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float, float]:
-    """(last poll that did not see ``status``, first that did) on the dispatcher's API."""
+def first_seen(probes, policy, status: int) -> tuple[float, float]:
+    """(last poll that did not see ``status``, first that did) on the dispatcher's API,
+    within two heartbeat intervals (the dispatcher calls its provider with each heartbeat)."""
+    within_minutes = 2 * policy.deployment.heartbeat_interval_minutes
     previous = time.monotonic()
 
     def look() -> int | None:
@@ -42,7 +45,7 @@ def first_seen(probes, clock, status: int, within_minutes: float) -> tuple[float
     wait_until(
         look,
         lambda seen: seen == status,
-        timeout_s=clock.wall_seconds(within_minutes),
+        timeout_s=probes.clock.wall_seconds(within_minutes),
         interval_s=probes.poll_interval_s,
         describe=f"the dispatcher's /v1/status to answer {status}",
     )
@@ -62,29 +65,20 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
         with storm:
-            lower, upper = first_seen(
-                probes,
-                clock,
-                TOO_MANY_REQUESTS,
-                policy.deployment.heartbeat_interval_minutes * 2,
-            )
+            lower, upper = first_seen(probes, policy, TOO_MANY_REQUESTS)
             gap = sop_since(clock, lower, upper)
-            earliest = first_offline(
-                [RateLimitReport(-gap, True)], policy, co_located=sut.dispatcher_co_located
+            window = oracle_window(
+                lambda reported_at: [RateLimitReport(reported_at, True)],
+                gap,
+                policy,
+                co_located=sut.dispatcher_co_located,
             )
-            latest = first_offline(
-                [RateLimitReport(0.0, True)], policy, co_located=sut.dispatcher_co_located
-            )
-            await_offline_in_window(
-                watch=watch,
-                what="provider_storm_long",
-                origin_mono=upper,
-                earliest=earliest,
-                latest=latest,
-                policy=policy,
-                clock=clock,
-                evidence=evidence,
-                expected_trigger="scenario_b",
+            judge = DetectionJudge(watch, policy, clock, evidence)
+            judge.await_offline(
+                "provider_storm_long",
+                upper,
+                window,
+                "scenario_b",
                 wait_minutes=storm_offline_within(policy),
             )
             messages = delivered_alerts(probes, policy, clock)
@@ -105,16 +99,9 @@ def test_storm_shorter_than_threshold_raises_no_alarm(policy, clock, evidence, p
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
         with storm:
-            _, origin = first_seen(
-                probes,
-                clock,
-                TOO_MANY_REQUESTS,
-                policy.deployment.heartbeat_interval_minutes * 2,
-            )
+            _, origin = first_seen(probes, policy, TOO_MANY_REQUESTS)
             clock.hold(held, "a 429 storm shorter than SOP 2B's threshold")
-        _, ended_at = first_seen(
-            probes, clock, 200, policy.deployment.heartbeat_interval_minutes * 2
-        )
+        _, ended_at = first_seen(probes, policy, 200)
         ended = sop_since(clock, origin, ended_at)
         timeline = [RateLimitReport(0.0, True), RateLimitReport(ended, False)]
         oracle_never = never_offline(

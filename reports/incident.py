@@ -16,6 +16,7 @@ from reports.audit import sop_clauses
 from reports.measures import DrillMeasures, sop_duration
 from reports.results import DrillResult
 from sop.events import Event
+from sop.evidence import Detection
 from sop.timescale import TimeScale
 
 #: Sub-directories of the run's output that hold the drafts.
@@ -74,12 +75,9 @@ def _line(event: Event) -> str | None:
         return f"Fault injected: {data.get('fault')} [{event.correlation_id}]"
     if event.kind == "fault_reverted":
         return f"Fault reverted: {data.get('fault')} [{event.correlation_id}]"
-    if event.kind == "state_change" and data.get("detection"):
-        where = "inside" if data.get("within_window") else "OUTSIDE"
-        return (
-            f"Detection measured: {data.get('declared_sop_minutes')} SOP-min, {where} the "
-            f"window {data.get('window_start_sop_minutes')}-{data.get('window_end_sop_minutes')}"
-        )
+    detection = Detection.of_event(event.kind, data)
+    if detection is not None:
+        return f"Detection measured: {detection.describe()}"
     if event.kind == "state_change" and event.source == "probes":
         trigger = f" ({data['trigger']})" if data.get("trigger") else ""
         return f"Agent seen {data.get('mode')}{trigger} by the harness's poll"

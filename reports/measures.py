@@ -23,6 +23,7 @@ from typing import Any
 from reports.results import DrillResult, RunResults
 from sop.errors import PolicyError
 from sop.events import Event
+from sop.evidence import Detection
 from sop.policy import load_policy
 from sop.timescale import TimeScale
 
@@ -207,7 +208,7 @@ def first_divergence(drill: DrillResult) -> str:
             (
                 e.data.get("oracle")
                 for e in reversed(drill.events)
-                if e.kind == "state_change" and e.data.get("detection")
+                if Detection.of_event(e.kind, e.data) is not None
             ),
             None,
         )

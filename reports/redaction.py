@@ -14,12 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-#: What a secret is replaced with (the same marker fixtures/evidence.py writes).
-REDACTED = "[redacted]"
-#: Shorter strings are not treated as secrets (they would match ordinary text); every
-#: generated secret is far longer.
-MIN_SECRET_LENGTH = 8
-
+# The marker and the rule of what counts as a secret are the recorder's too (sop/evidence.py).
+from sop.evidence import REDACTED, secrets_to_hide
 
 #: Shapes of secrets that need no list to be recognised, wherever some tool wrote them:
 #: (pattern, replacement). The replacement keeps the name so a reader sees what was there.
@@ -78,7 +74,7 @@ def secret_values(files: Iterable[Path]) -> set[str]:
         except (OSError, ValueError):
             # Gone with its state dir: the recorder redacted the evidence when it had it.
             continue
-        values.update(v for v in _strings(data) if len(v) >= MIN_SECRET_LENGTH)
+        values.update(secrets_to_hide(_strings(data)))
     return values
 
 
@@ -110,8 +106,6 @@ def redact_artifacts(out_dir: Path, values: Iterable[str], skip: Iterable[str] =
 
 
 __all__ = [
-    "MIN_SECRET_LENGTH",
-    "REDACTED",
     "SECRET_PATTERNS",
     "redact_artifacts",
     "scrub",

@@ -1,9 +1,9 @@
 """A run's results as the report reads them: evidence.json's journal joined with junit.xml.
 
-The evidence journal (fixtures/evidence.py writes it) is the source of truth for each
-drill's status; JUnit XML is pytest's own account, read to cross-check it and to count
-tests that are not drills. Nothing here trusts either file blindly: a malformed input is
-an ``EvidenceUnreadable`` naming the file and the field.
+The evidence journal (``sop.evidence.JournalEntry``s, the harness writes them) is the
+source of truth for each drill's status; JUnit XML is pytest's own account, read to
+cross-check it and to count tests that are not drills. Nothing here trusts either file
+blindly: a malformed input is an ``EvidenceUnreadable`` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -19,39 +19,9 @@ from typing import Any
 from reports.errors import EvidenceUnreadable
 from sop.errors import EvidenceError
 from sop.events import Event
+from sop.evidence import EVIDENCE_FILE, EVIDENCE_SCHEMA, Detection, JournalEntry
 
-#: The names and schema tag fixtures/evidence.py writes (reports never import fixtures).
-EVIDENCE_FILE = "evidence.json"
-EVIDENCE_SCHEMA = "sopdrill.evidence/1"
 JUNIT_FILE = "junit.xml"
-
-
-@dataclass(frozen=True)
-class Detection:
-    """When OFFLINE was declared against the SOP window, as the drill recorded it."""
-
-    trigger: str | None
-    declared_sop_minutes: float | None
-    window_start_sop_minutes: float | None
-    window_end_sop_minutes: float | None
-    within_window: bool
-
-    def describe(self) -> str:
-        """One line for the report: declared instant against its window."""
-        if self.window_start_sop_minutes is None:
-            seen = (
-                "not declared"
-                if self.declared_sop_minutes is None
-                else f"declared at {self.declared_sop_minutes:.2f}"
-            )
-            return f"{seen} (must not be declared)"
-        seen = (
-            "never declared"
-            if self.declared_sop_minutes is None
-            else f"{self.declared_sop_minutes:.2f}"
-        )
-        window = f"{self.window_start_sop_minutes:.2f}–{self.window_end_sop_minutes or 0:.2f}"
-        return f"{seen} in window {window} SOP-min"
 
 
 @dataclass(frozen=True)
@@ -66,22 +36,13 @@ class JunitCase:
 
 
 @dataclass(frozen=True)
-class DrillResult:
-    """One drill of the run: its journal entry, detection, JUnit case and timeline."""
+class DrillResult(JournalEntry):
+    """One drill of the run: its journal entry, joined with its detection, JUnit case and
+    timeline (the events recorded while it ran)."""
 
-    nodeid: str
-    status: str
-    outcome: str | None
-    deviated: bool
-    duration_s: float
-    started_at: str
-    ended_at: str
-    reason: str | None
-    meta: Mapping[str, Any]
-    detection: Detection | None
-    junit: JunitCase | None
+    detection: Detection | None = None
+    junit: JunitCase | None = None
     events: tuple[Event, ...] = field(default=())
-    correlation_id: str = ""
 
     @property
     def name(self) -> str:
@@ -182,16 +143,8 @@ def read_junit(out_dir: Path) -> tuple[JunitCase, ...]:
 def _detection(events: tuple[Event, ...]) -> Detection | None:
     found = None
     for event in events:
-        data = event.data
-        if event.kind == "state_change" and data.get("detection"):
-            # The last one counts: a drill may re-measure after a retry of its probe.
-            found = Detection(
-                trigger=data.get("trigger"),
-                declared_sop_minutes=data.get("declared_sop_minutes"),
-                window_start_sop_minutes=data.get("window_start_sop_minutes"),
-                window_end_sop_minutes=data.get("window_end_sop_minutes"),
-                within_window=bool(data.get("within_window")),
-            )
+        # The last one counts: a drill may re-measure after a retry of its probe.
+        found = Detection.of_event(event.kind, event.data) or found
     return found
 
 
@@ -208,31 +161,20 @@ def load_results(out_dir: Path) -> RunResults:
     claimed = set()
     for raw in document.get("journal", []):
         try:
-            nodeid = str(raw["nodeid"])
-            address = junit_address(nodeid)
-            claimed.add(address)
-            own = tuple(e for e in events if e.data.get("drill") == nodeid)
-            drills.append(
-                DrillResult(
-                    nodeid=nodeid,
-                    status=str(raw["status"]),
-                    outcome=raw.get("outcome"),
-                    deviated=bool(raw["deviated"]),
-                    duration_s=float(raw["duration_s"]),
-                    started_at=str(raw["started_at"]),
-                    ended_at=str(raw["ended_at"]),
-                    reason=raw.get("reason"),
-                    meta=dict(raw.get("meta") or {}),
-                    detection=_detection(own),
-                    junit=by_address.get(address),
-                    events=own,
-                    correlation_id=str(raw.get("correlation_id") or ""),
-                )
+            entry = JournalEntry.from_dict(raw)
+        except EvidenceError as exc:
+            raise EvidenceUnreadable(f"{Path(out_dir) / EVIDENCE_FILE}: {exc}") from None
+        address = junit_address(entry.nodeid)
+        claimed.add(address)
+        own = tuple(e for e in events if e.data.get("drill") == entry.nodeid)
+        drills.append(
+            DrillResult(
+                **entry.to_dict(),
+                detection=_detection(own),
+                junit=by_address.get(address),
+                events=own,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EvidenceUnreadable(
-                f"{Path(out_dir) / EVIDENCE_FILE}: journal entry: malformed ({exc!r})"
-            ) from None
+        )
     others = tuple(case for case in cases if (case.classname, case.name) not in claimed)
     return RunResults(
         run=dict(document.get("run") or {}),
@@ -243,10 +185,7 @@ def load_results(out_dir: Path) -> RunResults:
 
 
 __all__ = [
-    "EVIDENCE_FILE",
-    "EVIDENCE_SCHEMA",
     "JUNIT_FILE",
-    "Detection",
     "DrillResult",
     "JunitCase",
     "RunResults",

@@ -52,3 +52,8 @@ class TimeScale:
         """The scale in ``SOPDRILL_TIME_SCALE``, real time when unset."""
         text = os.environ.get(TIME_SCALE_ENV)
         return cls() if text is None or text == "" else cls.parse(text)
+
+
+#: The drills' default scale, the CI nightly gate's: one SOP minute per wall second
+#: (``--drill-time-scale`` and ``sopdrill run --time-scale`` both default to it).
+DEFAULT_TIME_SCALE = TimeScale(60)
