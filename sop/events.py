@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sop.errors import EvidenceError
+from sop.timescale import aware_instant
 from sop.wire import canonical_json
 
 #: Every kind of event the evidence timeline knows.
@@ -120,12 +121,7 @@ class Event:
 
 
 def _check_wall(value: Any) -> None:
-    if not isinstance(value, str):
-        raise EvidenceError(f"event: at_wall: expected an ISO-8601 string, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise EvidenceError(f"event: at_wall: not ISO-8601, got {value!r}") from None
-    if parsed.tzinfo is None:
-        # Reports merge timelines from several hosts; a local time is ambiguous.
-        raise EvidenceError(f"event: at_wall: a time zone is required, got {value!r}")
+        aware_instant(value, "event: at_wall")
+    except ValueError as exc:
+        raise EvidenceError(str(exc)) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from datetime import datetime
 
 from sop.errors import PolicyError
 
@@ -57,3 +58,20 @@ class TimeScale:
 #: The drills' default scale, the CI nightly gate's: one SOP minute per wall second
 #: (``--drill-time-scale`` and ``sopdrill run --time-scale`` both default to it).
 DEFAULT_TIME_SCALE = TimeScale(60)
+
+
+def aware_instant(value: object, where: str) -> datetime:
+    """``value`` (ISO-8601 text) as a time-zone-aware instant; ValueError naming ``where``.
+
+    Wall instants are compared across hosts (envelope age, merged timelines, incident
+    times), so a local time without a zone is refused, not guessed.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected an ISO-8601 time string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{where}: not ISO-8601: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{where}: a time zone is required (e.g. Z), got {value!r}")
+    return parsed

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sop.errors import WireError
-from sop.timescale import TimeScale
+from sop.timescale import TimeScale, aware_instant
 
 KINDS = ("heartbeat", "task")
 _FIELDS = {"kind", "dispatcher_id", "seq", "sent_at", "body", "sig"}
@@ -77,11 +77,9 @@ def verify_envelope(key: bytes, data: Any) -> Envelope:
     if not isinstance(data["dispatcher_id"], str) or not isinstance(data["body"], dict):
         raise WireError("inbox: dispatcher_id must be a string and body an object", "malformed")
     try:
-        sent_at = datetime.fromisoformat(data["sent_at"])
-    except (TypeError, ValueError):
-        raise WireError(f"inbox: sent_at: not ISO-8601: {data['sent_at']!r}", "malformed") from None
-    if sent_at.tzinfo is None:
-        raise WireError("inbox: sent_at: a time zone is required", "malformed")
+        sent_at = aware_instant(data["sent_at"], "inbox: sent_at")
+    except ValueError as exc:
+        raise WireError(str(exc), "malformed") from None
     sig = data["sig"]
     unsigned = {k: v for k, v in data.items() if k != "sig"}
     # compare_digest raises TypeError on non-ASCII str; such a sig is simply wrong.

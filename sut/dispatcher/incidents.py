@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sop.timescale import aware_instant
 from sut.dispatcher.errors import RequestRejected
 from sut.dispatcher.journal import Journal
 
@@ -33,14 +34,10 @@ REQUIRED_FIELDS = (
 
 
 def _check_time(field: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise RequestRejected(f"{field}: expected an ISO-8601 time string, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise RequestRejected(f"{field}: not an ISO-8601 time: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise RequestRejected(f"{field}: a time zone is required (e.g. Z), got {value!r}")
+        aware_instant(value, field)
+    except ValueError as exc:
+        raise RequestRejected(str(exc)) from None
 
 
 def validate_distress_signal(data: Any) -> dict[str, Any]:

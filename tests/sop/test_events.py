@@ -86,8 +86,8 @@ def test_the_caller_changing_its_dict_later_does_not_rewrite_the_evidence():
     ("field", "value", "message"),
     [
         ("kind", "explosion", "event: kind: unknown, expected one of"),
-        ("at_wall", "yesterday", "event: at_wall: not ISO-8601, got 'yesterday'"),
-        ("at_wall", 17, "event: at_wall: expected an ISO-8601 string, got 17"),
+        ("at_wall", "yesterday", "event: at_wall: not ISO-8601: 'yesterday'"),
+        ("at_wall", 17, "event: at_wall: expected an ISO-8601 time string, got 17"),
         ("at_wall", "2026-02-11T17:00:00", "event: at_wall: a time zone is required"),
         ("at_mono", math.nan, "event fault_injected: at_mono: expected finite seconds, got nan"),
         ("at_mono", "1.5", "event fault_injected: at_mono: expected finite seconds, got '1.5'"),

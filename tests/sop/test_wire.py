@@ -165,8 +165,12 @@ def test_an_unknown_field_is_malformed():
         ("dispatcher_id", 7, "inbox: dispatcher_id must be a string and body an object"),
         ("body", ["ok"], "inbox: dispatcher_id must be a string and body an object"),
         ("sent_at", "yesterday", "inbox: sent_at: not ISO-8601: 'yesterday'"),
-        ("sent_at", 17, "inbox: sent_at: not ISO-8601: 17"),
-        ("sent_at", "2026-02-11T17:00:00", "inbox: sent_at: a time zone is required"),
+        ("sent_at", 17, "inbox: sent_at: expected an ISO-8601 time string, got 17"),
+        (
+            "sent_at",
+            "2026-02-11T17:00:00",
+            "inbox: sent_at: a time zone is required (e.g. Z), got '2026-02-11T17:00:00'",
+        ),
     ],
 )
 def test_a_bad_field_is_malformed_and_named(field: str, value: Any, message: str):
