@@ -6,12 +6,14 @@
      ├── ChainError               sop/: an emergency log's hash chain is broken (names the line)
      ├── EvidenceError            sop/: an evidence event is malformed (unknown kind, bad field)
      ├── ServiceConfigError       sut/: a service's environment or config file is wrong
-     └── HarnessError             fixtures/: topology, fault, probe or CLI failure
+     └── HarnessError             fixtures/: topology, image, fault, proxy or CLI failure
 
 Rooms subclass the branch that is theirs, in their own modules: sut/dispatcher/errors.py
 (RequestRejected, LogConflict), sut/agent/emlog.py (EmergencyLogError, EmergencyLogFull),
 sut/agent/supervisor.py (SupervisorError), fixtures/errors.py (UsageError, WaitTimeout,
-TopologyError and its kinds), fixtures/proxy/errors.py (ToxiproxyApiError, ProxyServerError).
+TopologyError and its kinds; the whole harness branch is drawn there), fixtures/images/errors.py
+(ImageError and its kinds), fixtures/faults/errors.py (FaultError, FaultUnavailable),
+fixtures/proxy/errors.py (ToxiproxyApiError, ProxyServerError).
 
 Third-party errors are translated at the boundary with ``raise ... from exc``.
 """
