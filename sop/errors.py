@@ -15,12 +15,18 @@
      ├── SupervisorCallError      sut/agent/supervisor.py: supervisord unreachable or refused a call
      ├── ExecutionError           sut/agent/remediation.py: an allowed action failed to run
      ├── NotAJsonObject           sut/standins/app.py: a body that is no JSON object (ValueError)
-     └── HarnessError             fixtures/: topology, fault, probe or CLI failure
+     ├── ReportError              reports/errors.py: evidence unreadable, signing key unusable
+     │    ├── EvidenceUnreadable
+     │    └── SigningKeyError
+     └── HarnessError             fixtures/: topology, image, fault, proxy or CLI failure
+                                  (the whole harness branch is drawn in fixtures/errors.py)
 
 Rooms subclass the branch that is theirs, in their own modules: sut/dispatcher/errors.py
 (RequestRejected, LogConflict), sut/agent/emlog.py (EmergencyLogError, EmergencyLogFull),
 sut/agent/supervisor.py (SupervisorCallError), fixtures/errors.py (UsageError, WaitTimeout,
-TopologyError and its kinds), fixtures/proxy/errors.py (ToxiproxyApiError, ProxyServerError).
+TopologyError and its kinds), fixtures/images/errors.py (ImageError and its kinds),
+fixtures/faults/errors.py (FaultError, FaultUnavailable), fixtures/proxy/errors.py
+(ToxiproxyApiError, ProxyServerError), reports/errors.py (ReportError and its kinds).
 
 Third-party errors are translated at the boundary with ``raise ... from exc``.
 """
