@@ -8,15 +8,13 @@ positive number, got -3``). Whoever holds no valid policy must fail closed.
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from sop.errors import PolicyError
+from sop.policy_reader import FieldReader
 
 #: The policy shipped with the project (the SOP of ../shared/seeds, as data).
 DEFAULT_POLICY_PATH = Path(__file__).with_name("offline-emergency.yaml")
@@ -179,90 +177,7 @@ class Policy:
         return self.alert_template.format(host=host, reason=reason)
 
 
-class _Reader:
-    """Walks one mapping of the policy file, naming ``file: a.b.c`` in every error."""
-
-    def __init__(self, where: str, data: Any, path: str = "") -> None:
-        self.where = where
-        self.path = path
-        if not isinstance(data, Mapping):
-            raise self.error(path or "(top level)", "expected a mapping", data)
-        self.data: Mapping[str, Any] = data
-        self.seen: set[str] = set()
-
-    def error(self, field: str, why: str, got: Any) -> PolicyError:
-        return PolicyError(f"{self.where}: {field}: {why}, got {got!r}")
-
-    def field(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def raw(self, key: str) -> Any:
-        self.seen.add(key)
-        if key not in self.data:
-            raise PolicyError(f"{self.where}: {self.field(key)}: missing; it is required")
-        return self.data[key]
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self.where, self.raw(key), self.field(key))
-
-    def text(self, key: str) -> str:
-        value = self.raw(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(self.field(key), "expected a non-empty string", value)
-        return value
-
-    def flag(self, key: str) -> bool:
-        value = self.raw(key)
-        if not isinstance(value, bool):
-            raise self.error(self.field(key), "expected true or false", value)
-        return value
-
-    def positive(self, key: str, *, integer: bool = False, upper: float | None = None) -> float:
-        value = self.raw(key)
-        kind = "a positive integer" if integer else "a positive number"
-        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok_type or not math.isfinite(value) or value <= 0:
-            raise self.error(self.field(key), f"expected {kind}", value)
-        if upper is not None and value > upper:
-            raise self.error(self.field(key), f"expected at most {upper:g}", value)
-        return float(value) if not integer else value
-
-    def minutes(self, key: str) -> float:
-        # Durations must say their unit in the key; a bare number is a unit bug waiting.
-        if not key.endswith("_minutes"):
-            raise self.error(self.field(key), "durations are keyed *_minutes", key)
-        return self.positive(key)
-
-    def strings(self, key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
-        value = self.raw(key)
-        if not isinstance(value, list) or not value:
-            raise self.error(self.field(key), "expected a non-empty list of strings", value)
-        for index, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                raise self.error(f"{self.field(key)}[{index}]", "expected a string", item)
-            if allowed is not None and item not in allowed:
-                raise self.error(
-                    f"{self.field(key)}[{index}]", f"unknown; expected one of {list(allowed)}", item
-                )
-        if len(set(value)) != len(value):
-            raise self.error(self.field(key), "expected no duplicates", value)
-        return tuple(value)
-
-    def items(self, key: str) -> list[_Reader]:
-        value = self.raw(key)
-        if not isinstance(value, list) or not value:
-            raise self.error(self.field(key), "expected a non-empty list", value)
-        return [
-            _Reader(self.where, item, f"{self.field(key)}[{i}]") for i, item in enumerate(value)
-        ]
-
-    def done(self, optional: tuple[str, ...] = ()) -> None:
-        extra = sorted(set(self.data) - self.seen - set(optional))
-        if extra:
-            raise self.error(self.field(extra[0]), "unknown field", extra[0])
-
-
-def _scenario_a(r: _Reader) -> ScenarioA:
+def _scenario_a(r: FieldReader) -> ScenarioA:
     value = ScenarioA(
         silence_minutes=r.minutes("silence_minutes"),
         api_failures=int(r.positive("api_failures", integer=True)),
@@ -273,7 +188,7 @@ def _scenario_a(r: _Reader) -> ScenarioA:
     return value
 
 
-def _scenario_b(r: _Reader) -> ScenarioB:
+def _scenario_b(r: FieldReader) -> ScenarioB:
     value = ScenarioB(
         rate_limited_minutes=r.minutes("rate_limited_minutes"), signals=r.strings("signals")
     )
@@ -281,7 +196,7 @@ def _scenario_b(r: _Reader) -> ScenarioB:
     return value
 
 
-def _backchannels(top: _Reader) -> tuple[Backchannel, ...]:
+def _backchannels(top: FieldReader) -> tuple[Backchannel, ...]:
     channels = []
     for priority, r in enumerate(top.items("backchannels"), start=1):
         kind = r.text("kind")
@@ -299,7 +214,7 @@ def _backchannels(top: _Reader) -> tuple[Backchannel, ...]:
     return tuple(channels)
 
 
-def _green_list(r: _Reader) -> GreenList:
+def _green_list(r: FieldReader) -> GreenList:
     restart = r.child("restart_service")
     rotate = r.child("rotate_logs")
     patch = r.child("security_patch")
@@ -329,7 +244,7 @@ def _green_list(r: _Reader) -> GreenList:
     return value
 
 
-def _red_list(top: _Reader) -> tuple[RedAction, ...]:
+def _red_list(top: FieldReader) -> tuple[RedAction, ...]:
     actions = []
     for r in top.items("red_list"):
         name = r.text("name")
@@ -345,7 +260,7 @@ def _red_list(top: _Reader) -> tuple[RedAction, ...]:
     return tuple(actions)
 
 
-def _deployment(r: _Reader) -> Deployment:
+def _deployment(r: FieldReader) -> Deployment:
     value = Deployment(
         heartbeat_interval_minutes=r.minutes("heartbeat_interval_minutes"),
         api_probe_timeout_minutes=r.minutes("api_probe_timeout_minutes"),
@@ -377,7 +292,7 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{where}: {_yaml_problem(text, exc)}") from exc
-    top = _Reader(where, data)
+    top = FieldReader(where, data)
     template = top.text("alert_template")
     if "{host}" not in template or "{reason}" not in template:
         raise top.error("alert_template", "expected the {host} and {reason} placeholders", template)
