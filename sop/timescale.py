@@ -15,6 +15,11 @@ from sop.errors import PolicyError
 
 #: The environment variable every SUT service reads its time scale from.
 TIME_SCALE_ENV = "SOPDRILL_TIME_SCALE"
+#: The fastest scale there is: ten SOP minutes per wall second. Faster, the agent's
+#: detector tick (deployment.detector_tick_minutes, 3 SOP seconds) would come every few
+#: milliseconds of wall time, below what a loopback HTTP probe takes, so no observation
+#: could keep to the SOP's cadence and the services would only spin.
+MAX_TIME_SCALE = 600.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,11 @@ class TimeScale:
             self.factor <= 0
         ):
             raise PolicyError(f"time scale: expected a positive number, got {self.factor!r}")
+        if self.factor > MAX_TIME_SCALE:
+            raise PolicyError(
+                f"time scale: at most {MAX_TIME_SCALE:g} (ten SOP minutes per wall second), "
+                f"got {self.factor!r}"
+            )
 
     def wall_seconds(self, sop_minutes: float) -> float:
         """Wall-clock seconds that ``sop_minutes`` of SOP time take at this scale."""
@@ -44,9 +54,11 @@ class TimeScale:
             value = float(text)
         except ValueError:
             raise PolicyError(f"{where}: expected a positive number, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise PolicyError(f"{where}: expected a positive number, got {text!r}")
-        return cls(value)
+        try:
+            return cls(value)
+        except PolicyError as exc:
+            reason = str(exc).removeprefix("time scale: ").rpartition(", got ")[0]
+            raise PolicyError(f"{where}: {reason}, got {text!r}") from None
 
     @classmethod
     def from_env(cls) -> TimeScale:
