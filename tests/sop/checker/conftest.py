@@ -82,7 +82,8 @@ def killed_run(
         t += policy.scenario_a.api_probe_interval_minutes
     partial = History("drills/test_killed.py::test_killed", facts, tuple(records))
     oracle = first_offline(observations(partial, policy), policy, co_located=co_located)
-    assert oracle.offline_at is not None and oracle.trigger is not None
+    assert oracle.offline_at is not None
+    assert oracle.trigger is not None
     declared = oracle.offline_at + declare_lag
     reason = "dispatcher unreachable"
     steps: list[tuple[float, dict[str, Any]]] = [
