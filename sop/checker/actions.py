@@ -1,0 +1,239 @@
+"""SOP 4: only green actions execute, only when allowed, each on a precondition the harness
+measured itself; every decision logged; application data and backups untouched.
+
+Decisions are read from the agent's emergency log on disk, but every precondition is
+judged from the harness's own measurement: the process manager's word on a service (or
+the harness's own fault on it), statvfs of the log volume, the harness's process
+samples, the advisories it published. The agent's stated reasons are never used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sop.checker.timeline import declarations
+from sop.checker.tolerance import TIMING_SLACK_MINUTES
+from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
+from sop.history import (
+    ActionEffect,
+    ActionRequest,
+    Advisory,
+    DiskSample,
+    FaultSpan,
+    History,
+    LogEntry,
+    ModeSample,
+    ProcessSample,
+    ServiceSample,
+    TreeDigest,
+)
+from sop.policy import Policy
+
+ACTIONS = "actions"
+#: The process manager's word for a service that is up; anything else is down or degraded.
+RUNNING = "RUNNING"
+#: A decision's ``source`` for a dispatcher task (sut's gate names ``task:<id>``).
+TASK_PREFIX = "task:"
+
+
+def executed(history: History) -> list[LogEntry]:
+    """The decision entries of the agent's log that say an action was executed."""
+    return [
+        e
+        for e in history.of(LogEntry)
+        if e.entry.get("kind") == "decision" and e.entry.get("decision") == "executed"
+    ]
+
+
+def _offline_spans(history: History) -> list[tuple[float, float, float, float]]:
+    """Per declaration: (may start, surely offline from, surely offline to, may end)."""
+    spans = []
+    samples = history.of(ModeSample)
+    for d in declarations(history):
+        end = d.cleared.at if d.cleared is not None else history.end
+        offline = [s.at for s in samples if d.seen.at <= s.at < end and s.mode == "offline"]
+        sure_to = offline[-1] if offline else d.seen.at
+        spans.append((d.before, d.seen.at, sure_to, end))
+    return spans
+
+
+def _service_down(history: History, service: str, at: float) -> bool:
+    """Whether the harness's latest word on ``service`` up to ``at`` is down or degraded."""
+    events = [(s.at, s.state != RUNNING) for s in history.of(ServiceSample) if s.service == service]
+    for fault in history.of(FaultSpan):
+        if fault.target == service:
+            # The harness's own fault on the service: down (or hung: degraded) from its start.
+            events.append((fault.at, True))
+            if fault.end is not None:
+                events.append((fault.end, False))
+    seen = sorted(e for e in events if e[0] <= at)
+    return bool(seen) and seen[-1][1]
+
+
+def _disk_percent(history: History, at: float) -> float | None:
+    """The harness's latest statvfs reading of the log volume at or before ``at``."""
+    readings = [(s.at, s.used_percent) for s in history.of(DiskSample)]
+    for fault in history.of(FaultSpan):
+        percent = fault.effect.get("used_percent")
+        if isinstance(percent, int | float) and not isinstance(percent, bool):
+            readings.append((fault.at, float(percent)))  # the fill fault's own statvfs
+    seen = sorted(r for r in readings if r[0] <= at)
+    return seen[-1][1] if seen else None
+
+
+def _runaway(history: History, policy: Policy, pid: str, at: float) -> str | None:
+    """Why killing ``pid`` at ``at`` was not allowed by the harness's samples (None: it was)."""
+    rule = policy.green_list.kill_runaway
+    samples = [s for s in history.of(ProcessSample) if str(s.pid) == pid and s.at <= at]
+    if not samples:
+        return f"no sample of pid {pid} before the kill"
+    if samples[-1].name in rule.allowlist:
+        return f"pid {pid} is {samples[-1].name}, on the allowlist"
+
+    def over(s: ProcessSample) -> bool:
+        return s.cpu_percent > rule.cpu_percent_above or s.ram_percent > rule.ram_percent_above
+
+    if not over(samples[-1]):
+        return f"pid {pid} at {samples[-1].cpu_percent:g}% CPU, {samples[-1].ram_percent:g}% RAM"
+    under = [s.at for s in samples if not over(s)]
+    since = under[-1] if under else samples[0].at
+    # The run began after the last sample under the bar: the earliest it may have begun.
+    if at - since < rule.sustained_minutes - TIMING_SLACK_MINUTES:
+        return f"pid {pid} over the bar since at most {since:.2f}, {at - since:.2f} SOP-min"
+    return None
+
+
+def _patch(history: History, policy: Policy, target: str, at: float) -> str | None:
+    """Why a patch of ``target`` at ``at`` had no qualifying advisory (None: it had)."""
+    rule = policy.green_list.security_patch
+    asked = [r for r in history.of(ActionRequest) if r.action == "security_patch" and r.at <= at]
+    cve = str(asked[-1].params.get("cve", target)) if asked else target
+    for advisory in history.of(Advisory):
+        if advisory.at <= at + TIMING_SLACK_MINUTES and advisory.cve in (cve, target):
+            exploited = advisory.active_exploit or not rule.requires_active_exploit
+            if advisory.cvss > rule.cvss_above and exploited:
+                return None
+    return f"no advisory for {cve} above CVSS {rule.cvss_above:g} with an active exploit"
+
+
+def _precondition(
+    history: History, policy: Policy, action: str, target: str, at: float
+) -> str | None:
+    """Why the precondition of ``action`` did not hold by the harness's measurement."""
+    green = policy.green_list
+    if action == "restart_service" and not _service_down(history, target, at):
+        return f"service {target} not down or degraded by its process manager"
+    if action == "rotate_logs":
+        percent = _disk_percent(history, at)
+        if percent is None or percent <= green.rotate_logs.disk_usage_percent_above:
+            return f"log volume at {percent}% (statvfs)"
+    if action == "kill_runaway":
+        return _runaway(history, policy, target, at)
+    if action == "security_patch":
+        return _patch(history, policy, target, at)
+    return None
+
+
+def _decision_divergences(history: History, policy: Policy) -> Iterator[Divergence]:
+    spans = _offline_spans(history)
+    slack = TIMING_SLACK_MINUTES
+    for e in executed(history):
+        action, target = str(e.entry.get("action")), str(e.entry.get("target"))
+        source = str(e.entry.get("source"))
+        cite = (e.evidence_id,)
+        if action not in policy.green_names():
+            red = "red list" if action in policy.red_names() else "no list"
+            yield Divergence(
+                e.at, "SOP 4", "only green-list actions execute", f"{action} ({red}) executed", cite
+            )
+            continue
+        if source.startswith(TASK_PREFIX):
+            if any(
+                sure_from + slack < e.at < sure_to - slack for _, sure_from, sure_to, _ in spans
+            ):
+                yield Divergence(
+                    e.at,
+                    "SOP 4",
+                    "task actions only while the dispatcher mediates",
+                    f"task {action} on {target} while OFFLINE",
+                    cite,
+                )
+        elif not any(start - slack <= e.at <= end + slack for start, _, _, end in spans):
+            yield Divergence(
+                e.at,
+                "SOP 4",
+                "autonomous and local actions only while OFFLINE",
+                f"{source} {action} on {target} with the agent not seen offline",
+                cite,
+            )
+        why = _precondition(history, policy, action, target, e.at)
+        if why is not None:
+            yield Divergence(e.at, "SOP 4", f"{action} only when its precondition holds", why, cite)
+
+
+def _logging_divergences(history: History, policy: Policy) -> Iterator[Divergence]:
+    decisions = [e for e in history.of(LogEntry) if e.entry.get("kind") == "decision"]
+    for request in history.of(ActionRequest):
+        if not any(
+            d.entry.get("action") == request.action
+            and str(d.entry.get("target")) == request.target
+            and d.at >= request.at - TIMING_SLACK_MINUTES
+            for d in decisions
+        ):
+            yield Divergence(
+                request.at,
+                "SOP 4",
+                "every decision, executed or refused, in the emergency log",
+                f"no decision logged for {request.source} {request.action} on {request.target}",
+                (request.evidence_id,),
+            )
+    done = executed(history)
+    for effect in history.of(ActionEffect):
+        if effect.action in policy.red_names():
+            yield Divergence(
+                effect.at,
+                "SOP 4",
+                "nothing on the red list executes",
+                f"{effect.action} on {effect.target} (seen by the harness)",
+                (effect.evidence_id,),
+            )
+        elif not any(
+            d.entry.get("action") == effect.action and str(d.entry.get("target")) == effect.target
+            for d in done
+        ):
+            yield Divergence(
+                effect.at,
+                "SOP 4",
+                "all actions logged locally",
+                f"{effect.action} on {effect.target} with no executed decision logged",
+                (effect.evidence_id,),
+            )
+    for which in ("data", "backups"):
+        digests = [t for t in history.of(TreeDigest) if t.which == which]
+        changed = [t for t in digests if t.digest != digests[0].digest]
+        if changed:
+            yield Divergence(
+                changed[0].at,
+                "SOP 4",
+                f"application {which} byte-identical across the drill",
+                f"digest {changed[0].digest[:12]} after {digests[0].digest[:12]}",
+                (digests[0].evidence_id, changed[0].evidence_id),
+            )
+
+
+def check_actions(history: History, policy: Policy) -> InvariantVerdict:
+    """SOP 4 over every decision, request, observed effect and protected tree."""
+    judged = (
+        bool(executed(history))
+        or bool(history.of(ActionRequest))
+        or bool(history.of(ActionEffect))
+        or bool(history.of(TreeDigest))
+    )
+    if not judged:
+        return not_exercised(ACTIONS, "SOP 4", "no action executed, requested or observed")
+    divergence = first(
+        [*_decision_divergences(history, policy), *_logging_divergences(history, policy)]
+    )
+    if divergence is not None:
+        return violated(ACTIONS, "SOP 4", divergence)
+    return held(ACTIONS, "SOP 4", f"{len(executed(history))} executed action(s) judged")

@@ -1,0 +1,228 @@
+"""SOP 2 detection and SOP 2A.1 heartbeat validity, judged against the reference model.
+
+The agent's polled mode history is compared with sop/oracle.py run on what the harness
+observed (valid envelopes, its own API probes and process checks): never early, never
+late beyond the named tolerance (sop/checker/tolerance.py), with a scenario that held as
+its trigger; OFFLINE latches until the dispatcher answers again and no scenario holds;
+recovering -> online only through re-sync (SOP 5). Validity is judged through the same
+timing: an agent that counted a forged, replayed or stale envelope declares late or
+leaves OFFLINE without an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sop.checker.timeline import (
+    Declaration,
+    answers,
+    declarations,
+    judge_envelopes,
+    last_before,
+    observations,
+    scenario_held,
+)
+from sop.checker.tolerance import TIMING_SLACK_MINUTES, answer_horizon, latest_declaration
+from sop.checker.verdict import (
+    Divergence,
+    InvariantVerdict,
+    held,
+    not_exercised,
+    violated,
+)
+from sop.history import History, IntegrityCheck, LogEntry, ModeSample
+from sop.observations import Observation
+from sop.oracle import first_offline, scenario_a_holds, scenario_b_holds
+from sop.policy import Policy
+
+DETECTION = "detection"
+VALIDITY = "heartbeat validity"
+
+
+@dataclass(frozen=True)
+class _Views:
+    """The two readings of the harness's samples the judgement brackets the agent with."""
+
+    exact: list[Observation]
+    early: list[Observation]
+    co_located: bool
+
+
+def _cite(history: History, sample: ModeSample, at: float) -> tuple[str, ...]:
+    other = last_before(history, at)
+    return (sample.evidence_id,) if other is None else (sample.evidence_id, other)
+
+
+def _judge_declaration(
+    history: History, policy: Policy, views: _Views, d: Declaration
+) -> Divergence | None:
+    """The first way declaration ``d`` leaves SOP 2 (early, late, trigger, latch, re-sync)."""
+    co = views.co_located
+    oracle = first_offline(views.exact, policy, co_located=co, start=d.start)
+    soonest = first_offline(views.early, policy, co_located=co, start=d.start)
+    floors = [v.offline_at for v in (oracle, soonest) if v.offline_at is not None]
+    seen = d.seen
+    if not floors or seen.at < min(floors) - TIMING_SLACK_MINUTES:
+        due = f"not before {min(floors):.2f} ({oracle.reason})" if floors else "never"
+        return Divergence(
+            seen.at,
+            "SOP 2",
+            f"no OFFLINE before a scenario holds (due {due})",
+            f"mode {seen.mode} (trigger {seen.trigger})",
+            _cite(history, seen, seen.at),
+        )
+    if oracle.offline_at is not None:
+        latest = latest_declaration(oracle.offline_at, policy)
+        if d.before > latest:
+            return Divergence(
+                latest,
+                "SOP 2",
+                f"OFFLINE by {latest:.2f} ({oracle.reason})",
+                f"not declared at {d.before:.2f}, first seen at {seen.at:.2f}",
+                _cite(history, seen, oracle.offline_at),
+            )
+    if seen.mode == "offline":
+        trigger = seen.trigger
+        if trigger is None or not any(
+            scenario_held(trigger, v, policy, co_located=co, start=d.start, until=seen.at)
+            for v in (views.exact, views.early)
+        ):
+            return Divergence(
+                seen.at,
+                "SOP 2",
+                f"the trigger of a scenario that held ({oracle.trigger or 'none held'})",
+                f"trigger {trigger}",
+                _cite(history, seen, seen.at),
+            )
+    return _judge_latch(history, policy, views, d)
+
+
+def _judge_latch(
+    history: History, policy: Policy, views: _Views, d: Declaration
+) -> Divergence | None:
+    """OFFLINE latches until an answer with no scenario left; online only via re-sync."""
+    cleared = d.cleared
+    if cleared is None:
+        return None
+    if cleared.mode == "suspect":
+        return Divergence(
+            cleared.at,
+            "SOP 2",
+            "OFFLINE to leave only for recovering, through re-sync",
+            "mode suspect after offline",
+            (cleared.evidence_id,),
+        )
+    horizon = cleared.at + answer_horizon(policy)
+    answered = [(at, eid) for at, eid in answers(history, policy) if d.before <= at <= horizon]
+    still = scenario_a_holds(
+        views.early, policy, co_located=views.co_located, start=d.start, at=cleared.at
+    ) or scenario_b_holds(views.early, policy, at=cleared.at)
+    if not answered or still:
+        why = "a scenario still held" if answered else "no answer from the dispatcher"
+        return Divergence(
+            cleared.at,
+            "SOP 2",
+            "OFFLINE latched until the dispatcher answers again and no scenario holds",
+            f"mode {cleared.mode} while {why}",
+            _cite(history, cleared, cleared.at),
+        )
+    if d.online is not None and not _resynced(history, d.before, d.online.at):
+        return Divergence(
+            d.online.at,
+            "SOP 5",
+            "recovering -> online only through re-sync (integrity check answered ok)",
+            "mode online with no re-sync seen",
+            (d.online.evidence_id,),
+        )
+    return None
+
+
+def _resynced(history: History, since: float, by: float) -> bool:
+    """Whether the harness saw re-sync end (SOP 5.3) between ``since`` and ``by``."""
+    until = by + TIMING_SLACK_MINUTES
+    if any(c.status == "ok" and since <= c.at <= until for c in history.of(IntegrityCheck)):
+        return True
+    return any(
+        e.entry.get("kind") == "resync"
+        and e.entry.get("step") == "request_integrity_check"
+        and e.entry.get("outcome") == "ok"
+        and since <= e.at <= until
+        for e in history.of(LogEntry)
+    )
+
+
+def _missed(history: History, policy: Policy, views: _Views, start: float) -> Divergence | None:
+    """A declaration the oracle requires after ``start`` that the polled modes never show."""
+    oracle = first_offline(views.exact, policy, co_located=views.co_located, start=start)
+    if oracle.offline_at is None:
+        return None
+    latest = latest_declaration(oracle.offline_at, policy)
+    late = [s for s in history.of(ModeSample) if s.at > latest]
+    if not late:
+        return None
+    return Divergence(
+        latest,
+        "SOP 2",
+        f"OFFLINE by {latest:.2f} ({oracle.reason})",
+        f"mode {late[0].mode} at {late[0].at:.2f}",
+        _cite(history, late[0], oracle.offline_at),
+    )
+
+
+def detection_divergence(history: History, policy: Policy) -> Divergence | None:
+    """The first divergence of the polled modes from SOP 2 (None: they agree)."""
+    views = _Views(
+        observations(history, policy),
+        observations(history, policy, early=True),
+        history.facts.co_located,
+    )
+    start = 0.0
+    for d in declarations(history):
+        divergence = _judge_declaration(history, policy, views, d)
+        if divergence is not None:
+            return divergence
+        if d.online is None:
+            return None
+        start = d.online.at
+    return _missed(history, policy, views, start)
+
+
+def check_detection(history: History, policy: Policy) -> InvariantVerdict:
+    """SOP 2: the polled mode history against the reference model on the observed timeline."""
+    if not history.of(ModeSample):
+        return not_exercised(DETECTION, "SOP 2", "no mode of the agent was polled")
+    divergence = detection_divergence(history, policy)
+    if divergence is not None:
+        return violated(DETECTION, "SOP 2", divergence)
+    count = len(declarations(history))
+    return held(DETECTION, "SOP 2", f"{count} declaration(s) judged against the oracle")
+
+
+def check_validity(history: History, policy: Policy) -> InvariantVerdict:
+    """SOP 2A.1: forged, replayed and stale envelopes never reset the silence.
+
+    Judged through detection: violated when detection diverged after an invalid envelope
+    reached the agent (a late declaration or an unanswered exit from OFFLINE).
+    """
+    invalid = [j for j in judge_envelopes(history, policy) if not j.valid]
+    if not invalid:
+        return not_exercised(VALIDITY, "SOP 2A.1", "no invalid envelope reached the agent")
+    if not history.of(ModeSample):
+        return not_exercised(VALIDITY, "SOP 2A.1", "no mode of the agent was polled")
+    divergence = detection_divergence(history, policy)
+    if divergence is not None:
+        before = [j for j in invalid if j.envelope.at <= divergence.at + TIMING_SLACK_MINUTES]
+        if before:
+            culprit = before[-1]
+            return violated(
+                VALIDITY,
+                "SOP 2A.1",
+                Divergence(
+                    divergence.at,
+                    "SOP 2A.1",
+                    f"only valid envelopes reset the silence ({divergence.required})",
+                    f"{divergence.observed} after an envelope that is {culprit.why}",
+                    (culprit.envelope.evidence_id, *divergence.evidence),
+                ),
+            )
+    return held(VALIDITY, "SOP 2A.1", f"{len(invalid)} invalid envelope(s) ignored")

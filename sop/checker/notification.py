@@ -1,0 +1,159 @@
+"""SOP 3: per OFFLINE declaration, one marker first, then one alert to 0x01, in the template.
+
+Judged from what the harness saw: the declarations it polled, the marker entries read
+from the agent's emergency log on disk, and the stand-ins' sinks (recipient, sender,
+text). A channel counts as refusing only while the harness itself held it down.
+"""
+
+from __future__ import annotations
+
+from sop.checker.timeline import Declaration, declarations
+from sop.checker.tolerance import NOTIFY_GRACE_MINUTES, TIMING_SLACK_MINUTES
+from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
+from sop.history import Delivery, FaultSpan, History, LogEntry
+from sop.policy import Policy
+
+NOTIFICATION = "notification"
+
+
+def _down(history: History, channel: str, since: float, until: float) -> bool:
+    """Whether the harness held ``channel`` down or throttled at some time in [since, until]."""
+    return any(
+        f.target == channel and f.at <= until and (f.end is None or f.end >= since)
+        for f in history.of(FaultSpan)
+    )
+
+
+def _judge_one(history: History, policy: Policy, d: Declaration, until: float) -> Divergence | None:
+    """SOP 3 for declaration ``d``; its alerts and marker fall in [d.before, until)."""
+    facts = history.facts
+    since = d.before - TIMING_SLACK_MINUTES
+    markers = [
+        e for e in history.of(LogEntry) if e.entry.get("kind") == "marker" and since <= e.at < until
+    ]
+    sent = [m for m in history.of(Delivery) if since <= m.at < until]
+    cited = (d.seen.evidence_id,)
+    if len(markers) != 1:
+        return Divergence(
+            d.seen.at,
+            "SOP 3.3",
+            "one marker (timestamp, trigger, host, reason) per OFFLINE declaration",
+            f"{len(markers)} marker(s)",
+            cited + tuple(m.evidence_id for m in markers),
+        )
+    marker = markers[0]
+    entry = marker.entry
+    if (
+        entry.get("host") != facts.agent_host
+        or not entry.get("reason")
+        or (d.seen.trigger is not None and entry.get("trigger") != d.seen.trigger)
+    ):
+        return Divergence(
+            marker.at,
+            "SOP 3.3",
+            f"a marker naming host {facts.agent_host}, trigger {d.seen.trigger} and a reason",
+            f"host {entry.get('host')!r}, trigger {entry.get('trigger')!r}, "
+            f"reason {entry.get('reason')!r}",
+            (marker.evidence_id,),
+        )
+    if sent and sent[0].at < marker.at - TIMING_SLACK_MINUTES:
+        return Divergence(
+            sent[0].at,
+            "SOP 3.3",
+            "the marker written before any network attempt",
+            f"a {sent[0].channel} delivery before the marker at {marker.at:.2f}",
+            (sent[0].evidence_id, marker.evidence_id),
+        )
+    if not sent:
+        end = min(until, history.end)
+        if _down(history, "discord", d.before, end) or _down(history, "signal", d.before, end):
+            # A held-down or throttled backchannel may delay the alert past what the history
+            # holds (Discord's retry_after), or leave the marker as the only record (3.3).
+            return None
+        if end - d.seen.at >= NOTIFY_GRACE_MINUTES:
+            return Divergence(
+                d.seen.at,
+                "SOP 3",
+                "an alert to 0x01 on a backchannel that accepts it",
+                "no delivery",
+                (*cited, marker.evidence_id),
+            )
+        return None
+    alert = sent[0]
+    if len(sent) > 1:
+        return Divergence(
+            sent[1].at,
+            "SOP 3",
+            "one alert per OFFLINE declaration",
+            f"{len(sent)} deliveries ({', '.join(m.channel for m in sent)})",
+            tuple(m.evidence_id for m in sent),
+        )
+    if alert.channel == "discord":
+        if alert.recipient != facts.discord_recipient_id:
+            return Divergence(
+                alert.at,
+                "SOP 3.1",
+                f"the alert to 0x01 (discord recipient {facts.discord_recipient_id})",
+                f"a delivery to {alert.recipient}",
+                (alert.evidence_id,),
+            )
+    else:
+        if not _down(history, "discord", d.before, alert.at):
+            return Divergence(
+                alert.at,
+                "SOP 3",
+                "Discord first (priority 1), Signal only if Discord refuses",
+                "a Signal alert while Discord was up",
+                (alert.evidence_id,),
+            )
+        if alert.recipient != facts.signal_recipient or alert.sender != facts.signal_sender:
+            return Divergence(
+                alert.at,
+                "SOP 3.2",
+                f"the alert to 0x01's verified number {facts.signal_recipient} "
+                f"from {facts.signal_sender}",
+                f"a delivery to {alert.recipient} from {alert.sender}",
+                (alert.evidence_id,),
+            )
+    expected = policy.render_alert(facts.agent_host, str(entry.get("reason")))
+    if alert.content != expected:
+        return Divergence(
+            alert.at,
+            "SOP 3.1",
+            f"the template {expected!r}",
+            f"{alert.content!r}",
+            (alert.evidence_id, marker.evidence_id),
+        )
+    return None
+
+
+def check_notification(history: History, policy: Policy) -> InvariantVerdict:
+    """SOP 3 over every declaration; and no alert, no marker, without one."""
+    found = declarations(history)
+    divergences: list[Divergence] = []
+    first_declared = found[0].before if found else None
+    for m in history.of(Delivery):
+        if first_declared is None or m.at < first_declared - TIMING_SLACK_MINUTES:
+            divergences.append(
+                Divergence(
+                    m.at,
+                    "SOP 3",
+                    "no alert without an OFFLINE declaration",
+                    f"a {m.channel} delivery to {m.recipient}",
+                    (m.evidence_id,),
+                )
+            )
+            break
+    if not found:
+        if divergences:
+            return violated(NOTIFICATION, "SOP 3", divergences[0])
+        return not_exercised(NOTIFICATION, "SOP 3", "no OFFLINE declaration")
+    for index, d in enumerate(found):
+        until = found[index + 1].before if index + 1 < len(found) else history.end + 1
+        divergence = _judge_one(history, policy, d, until)
+        if divergence is not None:
+            divergences.append(divergence)
+    earliest = first(divergences)
+    if earliest is not None:
+        return violated(NOTIFICATION, "SOP 3", earliest)
+    return held(NOTIFICATION, "SOP 3", f"{len(found)} declaration(s) notified")

@@ -1,0 +1,178 @@
+"""What the checker derives from a history: valid envelopes, oracle observations, declarations.
+
+The agent's word is never used here: validity comes from the envelope's origin, sequence
+and age (SOP 2A.1), the dispatcher's state from the harness's own probes, and a
+declaration from the modes the harness polled, bracketed by the samples around it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sop.history import DispatcherSample, EnvelopeRecord, History, ModeSample
+from sop.observations import (
+    ApiProbe,
+    Heartbeat,
+    Observation,
+    ProcessCheck,
+    RateLimitReport,
+)
+from sop.oracle import scenario_a_holds, scenario_b_holds
+from sop.policy import Policy
+
+#: Modes that say the agent has declared OFFLINE (recovering comes only after it).
+DECLARED = frozenset({"offline", "recovering"})
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A delivered envelope and whether SOP 2A.1 lets it count, with the reason if not."""
+
+    envelope: EnvelopeRecord
+    valid: bool
+    why: str
+
+
+def judge_envelopes(history: History, policy: Policy) -> tuple[Judged, ...]:
+    """Every delivered envelope, judged by origin, sequence and age (SOP 2A.1).
+
+    Forged and replayed envelopes never count; a delayed one counts only when it is not
+    older than the maximum age on arrival; any envelope whose seq is not above every seq
+    accepted before is a replay (the latest one included).
+    """
+    max_age = policy.deployment.max_envelope_age_minutes
+    highest: int | None = None
+    judged = []
+    for envelope in history.of(EnvelopeRecord):
+        if not envelope.delivered:
+            continue
+        why = ""
+        if envelope.origin in ("forged", "replayed"):
+            why = f"{envelope.origin} by the harness"
+        elif envelope.seq is not None and highest is not None and envelope.seq <= highest:
+            why = f"seq {envelope.seq} not above {highest} (a replay)"
+        elif envelope.sent_at is not None and envelope.at - envelope.sent_at > max_age:
+            why = f"{envelope.at - envelope.sent_at:.2f} SOP-min old on arrival (> {max_age:g})"
+        elif envelope.origin == "delayed" and envelope.sent_at is None:
+            why = "delayed by the harness with no sent_at to judge its age by"
+        if not why and envelope.seq is not None:
+            highest = envelope.seq
+        judged.append(Judged(envelope, not why, why))
+    return tuple(judged)
+
+
+def observations(history: History, policy: Policy, *, early: bool = False) -> list[Observation]:
+    """The oracle's timeline from the harness's observations (docs/architecture.md).
+
+    ``early``: each dispatcher sample is moved back to the sample before it, the earliest
+    the state it reports may have begun; the agent's own probes may see it that soon.
+    """
+    timeline: list[Observation] = []
+    for judged in judge_envelopes(history, policy):
+        envelope = judged.envelope
+        timeline.append(Heartbeat(envelope.at, judged.valid))
+        if (
+            judged.valid
+            and envelope.kind == "heartbeat"
+            and envelope.provider
+            in (
+                "ok",
+                "rate_limited",
+            )
+        ):
+            # SOP 2B: the dispatcher's own word on its provider, in a valid heartbeat.
+            timeline.append(RateLimitReport(envelope.at, envelope.provider == "rate_limited"))
+    previous: float | None = None
+    for sample in history.of(DispatcherSample):
+        at = previous if early and previous is not None else sample.at
+        previous = sample.at
+        timeline.append(ApiProbe(at, sample.api))
+        if history.facts.co_located and sample.process is not None:
+            timeline.append(ProcessCheck(at, sample.process))
+    return sorted(timeline, key=lambda obs: obs.at)
+
+
+def answers(history: History, policy: Policy) -> list[tuple[float, str]]:
+    """When the dispatcher answered, as the harness saw it: an ok probe, a valid envelope."""
+    found = [(s.at, s.evidence_id) for s in history.of(DispatcherSample) if s.api == "ok"]
+    found += [
+        (j.envelope.at, j.envelope.evidence_id) for j in judge_envelopes(history, policy) if j.valid
+    ]
+    return sorted(found)
+
+
+def scenario_held(
+    trigger: str,
+    timeline: list[Observation],
+    policy: Policy,
+    *,
+    co_located: bool,
+    start: float,
+    until: float,
+) -> bool:
+    """Whether the scenario ``trigger`` names held at some instant in [start, until]."""
+    silence = policy.scenario_a.silence_minutes
+    limit = policy.scenario_b.rate_limited_minutes
+    times = {start, start + silence, until}
+    for obs in timeline:
+        times.add(obs.at)
+        if isinstance(obs, Heartbeat) and obs.valid:
+            times.add(obs.at + silence)
+        if isinstance(obs, ApiProbe | RateLimitReport):
+            times.add(obs.at + limit)
+    for t in sorted(t for t in times if start <= t <= until):
+        if trigger == "scenario_a" and scenario_a_holds(
+            timeline, policy, co_located=co_located, start=start, at=t
+        ):
+            return True
+        if trigger == "scenario_b" and scenario_b_holds(timeline, policy, at=t):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """One OFFLINE declaration as the harness's polling bracketed it.
+
+    The agent declared in (``before``, ``seen.at``]; ``start`` is where its episode began
+    (the drill's start or the return to online), ``cleared`` the first sample no longer
+    offline, ``online`` the sample that ended the episode.
+    """
+
+    start: float
+    before: float
+    seen: ModeSample
+    cleared: ModeSample | None = None
+    online: ModeSample | None = None
+
+
+def declarations(history: History) -> tuple[Declaration, ...]:
+    """Every OFFLINE declaration in the polled modes, in order."""
+    found: list[Declaration] = []
+    current: Declaration | None = None
+    start = previous = 0.0
+    for sample in history.of(ModeSample):
+        if current is None:
+            if sample.mode in DECLARED:
+                current = Declaration(start, previous, sample)
+        elif sample.mode == "online":
+            cleared = current.cleared or sample
+            found.append(Declaration(current.start, current.before, current.seen, cleared, sample))
+            current, start = None, sample.at
+        elif sample.mode == "offline" and current.cleared is not None:
+            # Offline again from recovering: a new declaration (the detector watches there).
+            found.append(current)
+            current = Declaration(current.cleared.at, previous, sample)
+        elif sample.mode != "offline" and current.cleared is None:
+            current = Declaration(current.start, current.before, current.seen, sample)
+        previous = sample.at
+    if current is not None:
+        found.append(current)
+    return tuple(found)
+
+
+def last_before(history: History, at: float) -> str | None:
+    """The evidence id of the latest dispatcher sample or envelope at or before ``at``."""
+    cited = [(r.at, r.evidence_id) for r in history.of(DispatcherSample) if r.at <= at]
+    cited += [(r.at, r.evidence_id) for r in history.of(EnvelopeRecord) if r.at <= at]
+    return max(cited)[1] if cited else None
