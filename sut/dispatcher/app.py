@@ -23,7 +23,7 @@ from starlette.routing import Route
 from sut.dispatcher.config import TASK_TIMEOUT_S, DispatcherConfig
 from sut.dispatcher.errors import LogConflict, RequestRejected
 from sut.dispatcher.heartbeats import HeartbeatLoop
-from sut.dispatcher.inbox import deliver
+from sut.dispatcher.inbox import Outbox
 from sut.dispatcher.incidents import IncidentBook
 from sut.dispatcher.integrity import IntegrityChecks, check_integrity
 from sut.dispatcher.journal import Journal
@@ -79,13 +79,13 @@ class Dispatcher:
         state = config.state_dir
         self.metrics = Metrics()
         self.registry = AgentRegistry(state / "agents.json", config.agents)
-        self.signer = EnvelopeSigner(config.hmac_key, config.dispatcher_id)
+        self.outbox = Outbox(EnvelopeSigner(config.hmac_key, config.dispatcher_id))
         self.provider = ProviderClient(
             config.provider_url, config.provider_model, config.provider_timeout_s
         )
         self.heartbeats = HeartbeatLoop(
             self.registry,
-            self.signer,
+            self.outbox,
             self.provider,
             self.metrics,
             config.heartbeat_interval_s,
@@ -145,8 +145,7 @@ class Dispatcher:
             raise RequestRejected(
                 f"agent: no agent named {task.agent!r} is registered; POST /v1/agents first", 404
             )
-        envelope = self.signer.sign("task", task.body())
-        delivery = await deliver(self.client, agent, envelope, TASK_TIMEOUT_S)
+        delivery = await self.outbox.send(self.client, agent, "task", task.body(), TASK_TIMEOUT_S)
         self.metrics.tasks[delivery.outcome] += 1
         record = self.tasks.record(task, delivery)
         log.info(

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from sut.dispatcher.inbox import Delivery, deliver
+from sut.dispatcher.inbox import Delivery, Outbox
 from sut.dispatcher.metrics import Metrics
 from sut.dispatcher.provider import ProviderClient
 from sut.dispatcher.registry import AgentRegistry
-from sut.dispatcher.signer import EnvelopeSigner
 from sut.runtime.jsonlog import get_logger
 
 log = get_logger("sut.dispatcher.heartbeats")
@@ -27,7 +26,7 @@ class HeartbeatLoop:
     """One round per ``interval_s``: provider call, then signed heartbeats sent concurrently."""
 
     registry: AgentRegistry
-    signer: EnvelopeSigner
+    outbox: Outbox
     provider: ProviderClient
     metrics: Metrics
     interval_s: float
@@ -42,13 +41,13 @@ class HeartbeatLoop:
         status = await self.provider.check(client)
         self._note_provider(status)
         body = {"status": "ok", "provider": status}
-        envelopes = [
-            (agent, self.signer.sign("heartbeat", dict(body))) for agent in self.registry.all()
-        ]
         # Concurrently, each with a short timeout: a dead or hung agent must not delay
         # the others' heartbeats (their 15-minute silence clock keeps running).
         deliveries = await asyncio.gather(
-            *(deliver(client, agent, env, self.inbox_timeout_s) for agent, env in envelopes)
+            *(
+                self.outbox.send(client, agent, "heartbeat", dict(body), self.inbox_timeout_s)
+                for agent in self.registry.all()
+            )
         )
         for delivery in deliveries:
             self._note_delivery(delivery)

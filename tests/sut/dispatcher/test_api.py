@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 
 from sop.chain import chain_entry
@@ -105,6 +107,32 @@ def test_task_is_signed_delivered_and_answered_with_the_agents_verdict(stack, wa
     ]
     assert task.seq > max(earlier)
     assert stack.client.get("/v1/tasks").json()["tasks"][-1]["task_id"] == result["task_id"]
+
+
+def test_concurrent_tasks_reach_the_agent_in_sequence_order(stack, wait_for):
+    """Eight callers at once: every envelope arrives above the last (none is a replay)."""
+    wait_for(lambda: stack.agent.envelopes("heartbeat"), "a first heartbeat")
+    callers, each = 8, 5
+
+    def assign(caller: int) -> list[bool]:
+        with httpx.Client(base_url=stack.url, timeout=10.0, trust_env=False) as client:
+            return [
+                client.post(
+                    "/v1/tasks",
+                    json={"agent": "ops", "action": "restart_service", "target": f"s{caller}"},
+                ).json()["delivered"]
+                for _ in range(each)
+            ]
+
+    with ThreadPoolExecutor(callers) as pool:
+        delivered = [ok for answers in pool.map(assign, range(callers)) for ok in answers]
+    assert delivered == [True] * callers * each
+    # The agent's replay rule (docs/architecture.md): a seq not above every earlier one
+    # is refused. In arrival order, heartbeats and tasks alike, seq only ever grows.
+    arrived = [envelope["seq"] for envelope in stack.agent.envelopes()]
+    assert len([e for e in stack.agent.envelopes("task")]) == callers * each
+    assert arrived == sorted(arrived)
+    assert len(set(arrived)) == len(arrived)
 
 
 def test_a_refused_task_is_reported_as_not_delivered_with_the_agents_answer(stack):
