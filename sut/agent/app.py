@@ -100,6 +100,9 @@ def create_app(service: AgentService) -> Starlette:
         return _decision_response(decision, result)
 
     async def healthz(_: Request) -> Response:
+        if service.closed is not None:
+            # Alive but unable to do its job: a health check must not call that ok.
+            return JSONResponse(service.closed.health_view(), status_code=503)
         return JSONResponse({"status": "ok", "mode": service.mode})
 
     async def metrics(_: Request) -> Response:

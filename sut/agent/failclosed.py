@@ -5,7 +5,8 @@ An agent that cannot read its SOP has no authority to act and no thresholds to d
 detector and no loops; the action gate refuses every request with the policy's error
 (sut/agent/gate.py); the inbox answers this mode itself to everyone, even a correctly signed
 heartbeat (a 503 with :attr:`FailClosed.inbox_refusal`); ``GET /v1/state`` says
-``policy_valid: false`` and why. The mode stays ``online``: the agent never declares an
+``policy_valid: false`` and why, and ``/healthz`` answers 503 (alive, but not fit to
+watch anything: a health check that said ok would hide it). The mode stays ``online``: the agent never declares an
 emergency it could not handle.
 """
 
@@ -52,3 +53,7 @@ class FailClosed:
             "policy_valid": False,
             "policy_error": self.error,
         }
+
+    def health_view(self) -> dict[str, Any]:
+        """``GET /healthz`` while failing closed (served with 503): what is wrong."""
+        return {"status": "failing_closed", "mode": self.mode, "policy_error": self.error}

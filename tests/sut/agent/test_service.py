@@ -455,7 +455,11 @@ def test_an_invalid_policy_fails_closed(serve, tmp_path):
     refused = [e for e in entries if e["kind"] == "decision"]
     assert [e["action"] for e in refused] == [a for a, _, _ in requests]
     assert {e["decision"] for e in refused} == {"refused"}
-    assert agent.get("/healthz").json() == {"status": "ok", "mode": "online"}
+    # Alive but unfit to watch anything: its health check says so, with the reason.
+    health = agent.get("/healthz")
+    assert health.status_code == 503
+    assert health.json()["status"] == "failing_closed"
+    assert str(broken) in health.json()["policy_error"]
 
 
 def test_metrics_expose_the_mode_and_counters(online_agent):
