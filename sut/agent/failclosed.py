@@ -6,8 +6,8 @@ detector and no loops; the action gate refuses every request with the policy's e
 (sut/agent/gate.py); the inbox answers this mode itself to everyone, even a correctly signed
 heartbeat (a 503 with :attr:`FailClosed.inbox_refusal`); ``GET /v1/state`` says
 ``policy_valid: false`` and why, and ``/healthz`` answers 503 (alive, but not fit to
-watch anything: a health check that said ok would hide it). The mode stays ``online``: the agent never declares an
-emergency it could not handle.
+watch anything: a health check that said ok would hide it). The mode stays ``online``:
+the agent never declares an emergency it could not handle.
 """
 
 from __future__ import annotations
