@@ -9,7 +9,6 @@ on an invalid policy 503.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,6 +23,7 @@ from sut.agent.gate import ActionRequest, Decision
 from sut.agent.inbox import MALFORMED_TASK, InboxAnswer, Rejected
 from sut.agent.metrics import CONTENT_TYPE
 from sut.agent.service import AgentService
+from sut.runtime.body import BodyRefused, read_json
 
 #: A rejected envelope by the wire's tag; any other tag (``malformed``...) is a 400.
 _REJECTED_STATUS = {"bad_signature": 401, "replay": 409, "stale": 409}
@@ -31,11 +31,10 @@ _REJECTED_STATUS = {"bad_signature": 401, "replay": 409, "stale": 409}
 
 async def _json_body(request: Request) -> tuple[Any, JSONResponse | None]:
     try:
-        return json.loads(await request.body()), None
-    except (ValueError, RecursionError):
-        # ValueError covers bad JSON, bad UTF-8 and integers past Python's digit limit;
-        # RecursionError is nesting deeper than the parser goes. A bad body is a 400, never a 500.
-        return None, JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+        return await read_json(request), None
+    except BodyRefused as exc:
+        # A bad or oversized body is a 400 or 413, never a 500 (sut/runtime/body.py).
+        return None, JSONResponse({"error": str(exc)}, status_code=exc.status)
 
 
 def _decision_response(decision: Decision, result: dict[str, Any] | None) -> JSONResponse:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +32,7 @@ from sut.dispatcher.provider import RATE_LIMITED, ProviderClient
 from sut.dispatcher.registry import Agent, AgentRegistry, check_agent_name
 from sut.dispatcher.signer import EnvelopeSigner
 from sut.dispatcher.tasks import TaskBook, TaskRequest
+from sut.runtime.body import BodyRefused, read_json_object
 from sut.runtime.jsonlog import get_logger
 
 log = get_logger("sut.dispatcher")
@@ -44,17 +44,11 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 async def _read_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object; RequestRejected(400) for anything else."""
-    raw = await request.body()
+    """The request's JSON object; RequestRejected (400, or 413 too large) for anything else."""
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestRejected("request body: not valid JSON", 400) from None
-    if not isinstance(data, dict):
-        raise RequestRejected(
-            f"request body: expected a JSON object, got {type(data).__name__}", 400
-        )
-    return data
+        return await read_json_object(request)
+    except BodyRefused as exc:
+        raise RequestRejected(str(exc), exc.status) from None
 
 
 def _error(message: str, status: int) -> JSONResponse:

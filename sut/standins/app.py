@@ -7,7 +7,6 @@ build the app, log JSON lines with the secrets redacted, serve on ``SOPDRILL_BIN
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,6 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from sop.errors import SopdrillError
 from sut.runtime import Settings, configure_logging, get_logger, serve
+from sut.runtime.body import BodyRefused
+from sut.runtime.body import read_json_object as read_bounded_object
 from sut.standins.fault import (
     Endpoint,
     FaultGuard,
@@ -37,15 +38,11 @@ class NotAJsonObject(SopdrillError, ValueError):
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or :class:`NotAJsonObject`."""
-    raw = await request.body()
+    """The request body as a JSON object, or :class:`NotAJsonObject` (bad, deep or too big)."""
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise NotAJsonObject("request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise NotAJsonObject("request body is not a JSON object")
-    return body
+        return await read_bounded_object(request)
+    except BodyRefused as exc:
+        raise NotAJsonObject(str(exc)) from None
 
 
 async def _healthz(request: Request) -> Response:

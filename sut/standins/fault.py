@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from sop.errors import ServiceConfigError
 from sut.runtime import get_logger
+from sut.runtime.body import BodyRefused, read_json
 
 MODES: Final = ("ok", "rate_limit", "error", "slow", "down")
 
@@ -225,9 +226,9 @@ def fault_routes(state: FaultState) -> list[Route]:
 
     async def put(request: Request) -> Response:
         try:
-            fault = parse_fault(await request.json())
-        except ValueError:
-            return JSONResponse({"error": "PUT /_fault: body is not valid JSON"}, status_code=400)
+            fault = parse_fault(await read_json(request))
+        except BodyRefused as exc:
+            return JSONResponse({"error": f"PUT /_fault: {exc}"}, status_code=exc.status)
         except FaultSpecError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         state.set(fault)

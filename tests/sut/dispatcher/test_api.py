@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from sop.chain import chain_entry
 from sop.wire import verify_envelope
+from sut.runtime.body import MAX_BODY_BYTES
 
 
 def signal(**changes: Any) -> dict[str, Any]:
@@ -305,3 +307,26 @@ def test_metrics_count_heartbeats_uploads_and_provider_status(stack, wait_for):
     assert samples["sopdrill_dispatcher_log_uploads_total"] == 1
     assert samples["sopdrill_dispatcher_log_entries_stored_total"] == 2
     assert samples["sopdrill_dispatcher_agents"] == 1
+
+
+@pytest.mark.parametrize("route", ["/v1/agents", "/v1/tasks", "/v1/incidents", "/v1/emergency-log"])
+def test_a_hostile_body_is_a_4xx_on_every_write_route(stack, route):
+    """Nested past the parser's recursion (a 500 before) or past the size limit: refused."""
+    deep = stack.client.post(route, content=b"[" * 5000 + b"]" * 5000)
+    assert (deep.status_code, deep.json()) == (400, {"error": "request body: not valid JSON"})
+    # Declared too large: refused before a byte of it is read (raw, as httpx will not lie).
+    host, port = stack.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            f"POST {route} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {MAX_BODY_BYTES + 1}\r\n\r\n{{".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+            got = raw.recv(65536)
+            if not got:
+                break
+            answer += got
+    head, _, body = answer.decode("latin-1").partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 413 "), head
+    assert body == f'{{"error":"request body: larger than {MAX_BODY_BYTES} bytes"}}'

@@ -118,7 +118,7 @@ def test_put_with_invalid_fault_is_400_with_the_reason(client: httpx.Client) -> 
 def test_put_with_malformed_json_is_400_with_one_line(client: httpx.Client) -> None:
     answer = client.put("/_fault", content=b"{mode: down")
     assert answer.status_code == 400
-    assert answer.json()["error"] == "PUT /_fault: body is not valid JSON"
+    assert answer.json()["error"] == "PUT /_fault: request body: not valid JSON"
 
 
 def test_down_answers_503_on_api_routes_only(client: httpx.Client) -> None:

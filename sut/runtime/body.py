@@ -1,0 +1,64 @@
+"""Reading a request's JSON body with bounds: a hostile body is a 4xx, never a 500 or a stall.
+
+Every write route of the SUT takes JSON. Read naively, a body nested a thousand deep
+raises RecursionError (a 500), and a 200 MB body is buffered and parsed before anything
+refuses it, stalling the service's other routes meanwhile. Here the size is checked
+before reading (Content-Length) and while reading (a chunked body has none), and the
+parse turns every failure, recursion included, into one refusal with its HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from sop.errors import SopdrillError
+
+#: The largest body any route takes. The biggest real one is an emergency-log upload: a
+#: quarterly drill's log is a few hundred KB, so this leaves a wide margin.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class BodyRefused(SopdrillError):
+    """A request body the service will not take; ``status`` is the HTTP answer (400, 413)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _too_large(limit: int) -> BodyRefused:
+    return BodyRefused(f"request body: larger than {limit} bytes", 413)
+
+
+async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The request's body parsed as JSON; BodyRefused (413 too large, 400 not JSON)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        # ValueError: bad JSON, bad UTF-8, integers past Python's digit limit;
+        # RecursionError: nesting deeper than the parser goes.
+        raise BodyRefused("request body: not valid JSON", 400) from None
+
+
+async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's body as a JSON object; BodyRefused (400) for any other JSON value."""
+    data = await read_json(request, limit)
+    if not isinstance(data, dict):
+        raise BodyRefused(f"request body: expected a JSON object, got {type(data).__name__}", 400)
+    return data
+
+
+__all__ = ["MAX_BODY_BYTES", "BodyRefused", "read_json", "read_json_object"]
