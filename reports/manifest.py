@@ -23,10 +23,7 @@ from reports.signing import fingerprint, public_key_from_base64, public_key_text
 MANIFEST_FILE = "MANIFEST"
 SIGNATURE_FILE = "MANIFEST.sig"
 _SIG_HEADER = "sopdrill-manifest-signature v1"
-_UNSIGNED_NOTE = (
-    "unsigned: no signing key was given "
-    "(set SOPDRILL_SIGNING_KEY_FILE or SOPDRILL_SIGNING_KEY to sign)"
-)
+_UNSIGNED_NOTE = "unsigned: no signing key was given"
 _CHUNK = 1 << 16
 
 
@@ -126,11 +123,15 @@ def _read_manifest(root: Path) -> tuple[dict[str, str], list[str]]:
     return listed, problems
 
 
-def verify_manifest(out_dir: Path, public_key: Ed25519PublicKey | None = None) -> list[str]:
+def verify_manifest(
+    out_dir: Path, public_key: Ed25519PublicKey | None = None, *, allow_unsigned: bool = False
+) -> list[str]:
     """Every problem of OUT against its MANIFEST and signature; empty when it is intact.
 
-    ``public_key`` pins the signer: then an unsigned manifest or another key's signature
-    is a problem too. Without it, a signature is checked against the key it names.
+    An unsigned manifest is a problem unless ``allow_unsigned``: stripping the signature
+    after editing an artifact and re-hashing would otherwise verify (a downgrade).
+    ``public_key`` pins the signer: then another key's signature is a problem too.
+    Without it, a signature is checked against the key it names.
     """
     root = Path(out_dir)
     if not (root / MANIFEST_FILE).is_file():
@@ -144,11 +145,13 @@ def verify_manifest(out_dir: Path, public_key: Ed25519PublicKey | None = None) -
     for relative in sorted(present & set(listed)):
         if file_digest(root / relative) != listed[relative]:
             problems.append(f"changed: {relative}")
-    problems.extend(_signature_problems(root, public_key))
+    problems.extend(_signature_problems(root, public_key, allow_unsigned))
     return problems
 
 
-def _signature_problems(root: Path, pinned: Ed25519PublicKey | None) -> list[str]:
+def _signature_problems(
+    root: Path, pinned: Ed25519PublicKey | None, allow_unsigned: bool
+) -> list[str]:
     try:
         signature = read_signature(root)
     except ReportError as exc:
@@ -157,6 +160,12 @@ def _signature_problems(root: Path, pinned: Ed25519PublicKey | None) -> list[str
         if pinned is not None:
             return [
                 f"{SIGNATURE_FILE}: unsigned, but a verify key ({fingerprint(pinned)}) was given"
+            ]
+        if not allow_unsigned:
+            return [
+                f"{SIGNATURE_FILE}: unsigned: nothing proves who made these files (a stripped "
+                "signature looks the same); runs are signed by default, or pass "
+                "--allow-unsigned to check the digests alone"
             ]
         return []
     assert signature.public_key is not None  # signed implies a key (read_signature)

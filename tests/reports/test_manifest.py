@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import stat
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from reports.manifest import (
     write_manifest,
 )
 from reports.signing import (
+    HOME_ENV,
     SIGNING_KEY_ENV,
     SIGNING_KEY_FILE_ENV,
     VERIFY_KEY_ENV,
@@ -62,16 +64,18 @@ def test_the_manifest_lists_every_artifact_in_sha256sum_format(run_dir: Path) ->
     ]
 
 
-def test_an_untouched_unsigned_run_verifies_and_says_it_is_unsigned(run_dir: Path) -> None:
+def test_an_untouched_unsigned_run_is_refused_unless_unsigned_is_allowed(run_dir: Path) -> None:
     signature = write_manifest(run_dir)
     assert not signature.signed
     assert "unsigned" in (run_dir / SIGNATURE_FILE).read_text(encoding="utf-8")
-    assert verify_manifest(run_dir) == []
+    (problem,) = verify_manifest(run_dir)
+    assert problem.startswith(f"{SIGNATURE_FILE}: unsigned: nothing proves who made")
+    assert verify_manifest(run_dir, allow_unsigned=True) == []
 
 
 @pytest.mark.parametrize("relative", sorted(ARTIFACTS))
 def test_one_changed_byte_is_named(run_dir: Path, relative: str) -> None:
-    write_manifest(run_dir)
+    write_manifest(run_dir, Ed25519PrivateKey.generate())
     target = run_dir / relative
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -80,13 +84,13 @@ def test_one_changed_byte_is_named(run_dir: Path, relative: str) -> None:
 
 
 def test_an_added_file_is_named(run_dir: Path) -> None:
-    write_manifest(run_dir)
+    write_manifest(run_dir, Ed25519PrivateKey.generate())
     (run_dir / "allure-results" / "smuggled.json").write_text("{}", encoding="utf-8")
     assert verify_manifest(run_dir) == ["added: allure-results/smuggled.json"]
 
 
 def test_a_removed_file_is_named(run_dir: Path) -> None:
-    write_manifest(run_dir)
+    write_manifest(run_dir, Ed25519PrivateKey.generate())
     (run_dir / "junit.xml").unlink()
     assert verify_manifest(run_dir) == ["removed: junit.xml"]
 
@@ -135,10 +139,11 @@ def test_a_pinned_key_refuses_another_signer_and_an_unsigned_manifest(run_dir: P
 def test_signing_keys_load_from_env_base64_and_from_files(tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     public = public_key_text(key.public_key())
-    assert load_signing_key({}) is None
-    from_env = load_signing_key({SIGNING_KEY_ENV: _raw(key)})
-    assert from_env is not None
-    assert public_key_text(from_env.public_key()) == public
+    from_env = load_signing_key({SIGNING_KEY_ENV: _raw(key), HOME_ENV: str(tmp_path / "home")})
+    # A configured key wins; the user's own key is not even made.
+    assert (from_env.path, from_env.created) == (None, False)
+    assert public_key_text(from_env.private.public_key()) == public
+    assert not (tmp_path / "home").exists()
     pem = tmp_path / "key.pem"
     pem.write_bytes(
         key.private_bytes(
@@ -151,8 +156,7 @@ def test_signing_keys_load_from_env_base64_and_from_files(tmp_path: Path) -> Non
     raw_file.write_text(_raw(key) + "\n", encoding="ascii")
     for path in (pem, raw_file):
         loaded = load_signing_key({SIGNING_KEY_FILE_ENV: str(path)})
-        assert loaded is not None
-        assert public_key_text(loaded.public_key()) == public
+        assert public_key_text(loaded.private.public_key()) == public
     verify = load_verify_key({VERIFY_KEY_ENV: public})
     assert verify is not None
     assert public_key_text(verify) == public
@@ -168,14 +172,47 @@ def test_a_bad_signing_key_is_one_line_without_its_bytes(value: str) -> None:
     assert "\n" not in message
 
 
+def test_without_a_configured_key_the_users_own_is_made_once_and_signs(tmp_path: Path) -> None:
+    env = {HOME_ENV: str(tmp_path / "home")}
+    first = load_signing_key(env)
+    assert first.created
+    assert first.path == tmp_path / "home" / "signing-key"
+    assert stat.S_IMODE(first.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(first.path.parent.stat().st_mode) == 0o700
+    again = load_signing_key(env)
+    assert not again.created
+    same = public_key_text(again.private.public_key())
+    assert same == public_key_text(first.private.public_key())
+    # A verifier on this machine pins it without being told.
+    pinned = load_verify_key(env)
+    assert pinned is not None
+    assert public_key_text(pinned) == same
+    assert repr(first).startswith("SigningKey(path=")
+
+
 def test_sopdrill_verify_names_the_changed_file_and_exits_non_zero(
     run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in (SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV, VERIFY_KEY_ENV):
         monkeypatch.delenv(name, raising=False)
-    write_manifest(run_dir)
+    write_manifest(run_dir, load_signing_key().private)
     assert main(["verify", str(run_dir)]) == 0
-    assert "UNSIGNED" in capsys.readouterr().out
+    assert "signature valid, by the expected key" in capsys.readouterr().out
     (run_dir / "evidence.json").write_text("{}", encoding="utf-8")
     assert main(["verify", str(run_dir)]) == 1
     assert capsys.readouterr().err == f"sopdrill verify: {run_dir}: changed: evidence.json\n"
+
+
+def test_an_unsigned_manifest_is_refused_unless_allowed(
+    run_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The downgrade: edit an artifact, re-hash it, drop the signature. It must not verify."""
+    for name in (SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV, VERIFY_KEY_ENV, HOME_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(HOME_ENV, str(run_dir.parent / "nobody-home"))  # no key on this machine
+    (run_dir / "report.html").write_text("<p>all green</p>", encoding="utf-8")
+    write_manifest(run_dir)
+    assert main(["verify", str(run_dir)]) == 1
+    assert f"{SIGNATURE_FILE}: unsigned: nothing proves who made" in capsys.readouterr().err
+    assert main(["verify", "--allow-unsigned", str(run_dir)]) == 0
+    assert "UNSIGNED (accepted by --allow-unsigned)" in capsys.readouterr().out
