@@ -117,6 +117,18 @@ def new_epoch(after: int) -> int:
     return max(time.time_ns(), after + 1)
 
 
+def _seal_of(aside: Path, text: str, found: ChainError | None) -> Seal:
+    """Why ``aside`` was sealed, named by the file as it now lies (the original name holds
+    the new epoch): the verifier's error, else what was found before it moved."""
+    try:
+        verify_chain(text.split("\n"), where=f"emergency log {aside}")
+    except ChainError as error:
+        return Seal(error.line, str(error))
+    if found is not None:
+        return Seal(found.line, str(found))
+    return Seal(None, f"emergency log {aside}: set aside as broken")
+
+
 def _aside_epoch(path: Path, entries: list[dict[str, Any]]) -> int:
     """The epoch of a file set aside: from its name (``...-epoch-N``), else its first entry."""
     _, marker, tail = path.name.rpartition("-epoch-")
@@ -251,13 +263,15 @@ class EmergencyLog:
         aside = self._move_aside()
         with contextlib.suppress(OSError):
             os.chmod(aside, _SEALED_MODE)
-        entries = readable_entries(_read_text(aside))
+        text = _read_text(aside)
+        entries = readable_entries(text)
         # A line cut short on disk (SOP 4 "logged locally") may be the last one written, which
         # the chain still holds whole in memory: it goes up with the rest.
         if self._last is not None and self._last["seq"] not in {e["seq"] for e in entries}:
             entries.append(dict(self._last))
         entries += [entry for entry in self._pending if entry is not self._last]
-        sealed = SealedEpoch(self._epoch, aside, tuple(entries), Seal(error.line, str(error)))
+        seal = _seal_of(aside, text, error)
+        sealed = SealedEpoch(self._epoch, aside, tuple(entries), seal)
         self._sealed[aside] = sealed
         self._epoch = new_epoch(max(s.epoch for s in self._sealed.values()))
         self._last = None
@@ -283,11 +297,7 @@ class EmergencyLog:
         for aside in sorted(self._path.parent.glob(f"{self._path.name}.broken-*")):
             text = _read_text(aside)
             entries = readable_entries(text)
-            try:
-                verify_chain(text.split("\n"), where=f"emergency log {aside}")
-                seal = Seal(None, f"emergency log {aside}: set aside as broken")
-            except ChainError as error:
-                seal = Seal(error.line, str(error))
+            seal = _seal_of(aside, text, None)
             epoch = _aside_epoch(aside, entries)
             self._sealed[aside] = SealedEpoch(epoch, aside, tuple(entries), seal)
 
