@@ -97,7 +97,7 @@ class SealedEpoch:
 
 
 def readable_entries(text: str) -> list[dict[str, Any]]:
-    """Every line of ``text`` that parses as an object with an integer seq and a hash."""
+    """Every line of ``text`` that parses as an object with a seq from 0 and a hash."""
     found: list[dict[str, Any]] = []
     for line in text.split("\n"):  # not splitlines(): JSON strings may hold U+2028
         try:
@@ -107,7 +107,9 @@ def readable_entries(text: str) -> list[dict[str, Any]]:
         if not isinstance(entry, dict):
             continue
         seq, digest = entry.get("seq"), entry.get("hash")
-        if isinstance(seq, int) and not isinstance(seq, bool) and isinstance(digest, str):
+        # What the dispatcher accepts as an entry (anything else would be refused for ever).
+        usable_seq = isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0
+        if usable_seq and isinstance(digest, str) and digest:
             found.append(entry)
     return found
 

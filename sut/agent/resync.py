@@ -45,7 +45,14 @@ class Resync:
         record("resync", step="stop_autonomous_actions", outcome="done")  # SOP 5.1
         await self.register()
         acknowledged = await self.upload()  # SOP 5.2
-        record("resync", step="upload_emergency_log", outcome="acknowledged", through=acknowledged)
+        record(
+            "resync",
+            step="upload_emergency_log",
+            outcome="acknowledged",
+            through=acknowledged,
+            log_epoch=self.log.epoch,
+            sealed_epochs=[sealed.epoch for sealed in self.log.sealed()],
+        )
         check = await self.integrity_check()  # SOP 5.3
         record(
             "resync",

@@ -15,6 +15,7 @@ from sop.errors import ChainError
 from sop.logupload import EPOCH_FIELD, epoch_of
 from sut.agent import emlog
 from sut.agent.emlog import EmergencyLog, new_epoch, readable_entries
+from sut.agent.rotation import rotate_logs
 
 
 def edit(path: Path, number: int) -> str:
@@ -146,3 +147,20 @@ def test_readable_entries_are_every_chained_line_whatever_garbage_surrounds_them
         lines.insert(random.randint(0, len(lines)), junk)
     assert readable_entries("\n".join(lines)) == entries
     assert epoch_of(readable_entries("\n".join(lines))) == 0
+
+
+def test_log_rotation_leaves_a_sealed_file_alone(tmp_path: Path) -> None:
+    log = EmergencyLog(tmp_path / "emergency.log")
+    log.append("state", mode="offline")
+    edit(log.path, 1)
+    [sealed] = EmergencyLog(log.path).sealed()
+    result = rotate_logs(tmp_path, (), log.path)
+    assert str(sealed.path) not in result.removed + result.truncated
+    assert sealed.path.stat().st_size > 0
+
+
+def test_lines_the_dispatcher_would_refuse_are_not_uploaded() -> None:
+    text = "\n".join(
+        ['{"seq": -1, "hash": "a"}', '{"seq": 0, "hash": ""}', '{"seq": 0, "hash": 5}']
+    )
+    assert readable_entries(text) == []
