@@ -7,7 +7,7 @@ gate         SOP 4: the action gate (green list only, only while offline, fail c
 failclosed   an invalid policy: every action refused, the inbox shut, no loops
 notifier     SOP 3: the backchannels in priority order, and the emergency-log marker
 backchannel  what the Discord and Signal clients share with the notifier
-emlog        the emergency activity log (append-only, hash-chained, fsynced)
+emlog        the emergency activity log (append-only, hash-chained, fsynced; epochs, sealing)
 facts        the host as the gate sees it: supervisord programs, disk, runaway processes
 remediation  SOP 4: what the green list allows, planned from host facts and executed
 resync       SOP 5: stop, upload the log until acknowledged, request an integrity check
@@ -20,7 +20,7 @@ app          the HTTP API over the service; ``python -m sut.agent`` serves it
 from sut.agent.app import create_app
 from sut.agent.config import AgentConfig, load_config
 from sut.agent.detector import Detector, DetectorError, DetectorState, Transition
-from sut.agent.emlog import EmergencyLog, EmergencyLogError, EmergencyLogFull
+from sut.agent.emlog import EmergencyLog, EmergencyLogError, EmergencyLogFull, SealedEpoch
 from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.inbox import InboxVerifier, Rejected, Taken
@@ -55,6 +55,7 @@ __all__ = [
     "Notifier",
     "Rejected",
     "Resync",
+    "SealedEpoch",
     "Supervisor",
     "SupervisorCallError",
     "Taken",

@@ -1,6 +1,9 @@
 """Re-sync after the Dispatcher returns (SOP 5): upload the emergency log until acknowledged,
 then request an integrity check. Autonomous actions are stopped by the caller before this runs.
 
+The upload goes epoch by epoch (sop/logupload.py): first every log that was sealed because its
+chain broke, with what could be read of it, then the log being written now.
+
 Every call to the Dispatcher here is retried until it answers as it should: a Dispatcher that
 has only just come back may fail a few times, and SOP 5.2 says "until acknowledged", so
 nothing is dropped and nothing is skipped. The registration of the agent's inbox, which the
@@ -11,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 
-from sut.agent.emlog import EmergencyLog, Recorder
+from sop.errors import ChainError
+from sop.logupload import LEGACY_EPOCH, UploadHeader
+from sut.agent.emlog import EmergencyLog, Recorder, SealedEpoch
 
 T = TypeVar("T")
 
@@ -39,7 +45,14 @@ class Resync:
         record("resync", step="stop_autonomous_actions", outcome="done")  # SOP 5.1
         await self.register()
         acknowledged = await self.upload()  # SOP 5.2
-        record("resync", step="upload_emergency_log", outcome="acknowledged", through=acknowledged)
+        record(
+            "resync",
+            step="upload_emergency_log",
+            outcome="acknowledged",
+            through=acknowledged,
+            log_epoch=self.log.epoch,
+            sealed_epochs=[sealed.epoch for sealed in self.log.sealed()],
+        )
         check = await self.integrity_check()  # SOP 5.3
         record(
             "resync",
@@ -62,20 +75,50 @@ class Resync:
         await self._post_until("/v1/agents", lambda: body, _registered)
 
     async def upload(self) -> int:
-        """SOP 5.2: send every entry until the dispatcher acknowledges the last one; its seq."""
+        """SOP 5.2: every sealed (broken) epoch, then the current one until the dispatcher
+        acknowledges its last entry; the seq acknowledged of the current epoch."""
+        while True:
+            # A chain broken while OFFLINE (an edited or cut line) is sealed here, before the
+            # upload: the new epoch starts at seq 0 without colliding with what was held.
+            self.log.seal_if_broken()
+            sealed = self.log.sealed()
+            for epoch in sealed:
+                await self._post_until(
+                    "/v1/emergency-log", partial(self._sealed_body, epoch), _accepted
+                )
+            through = await self._upload_current()
+            if len(self.log.sealed()) == len(sealed):
+                return through
+            # The log broke again during the upload: its sealed epoch goes up first.
+
+    def _sealed_body(self, epoch: SealedEpoch) -> dict[str, Any]:
+        header = UploadHeader(epoch.epoch, epoch.seal)
+        return {"agent": self.agent, "entries": list(epoch.entries), **header.as_json()}
+
+    async def _upload_current(self) -> int:
         last = -1
+        epoch = LEGACY_EPOCH
 
         def whole_log() -> dict[str, Any]:
             # Read afresh for every attempt: entries logged meanwhile go in the next one.
-            nonlocal last
-            entries = self.log.entries()
+            nonlocal last, epoch
+            try:
+                entries = self.log.entries()
+            except ChainError:
+                self.log.seal_if_broken()  # broken between two attempts: a new epoch
+                entries = self.log.entries()
+            epoch = self.log.epoch
             last = entries[-1]["seq"] if entries else -1
-            return {"agent": self.agent, "entries": entries}
+            header = UploadHeader(epoch, None)
+            return {"agent": self.agent, "entries": entries, **header.as_json()}
 
         def acknowledged(response: httpx.Response) -> int | None:
             if response.status_code != 200:
                 return None
-            through = int(response.json().get("acknowledged_through", -1))
+            answer = response.json()
+            through = int(answer.get("acknowledged_through", -1))
+            if answer.get("epoch", epoch) != epoch:
+                return None  # acknowledged for another epoch: this log is not stored yet
             return through if through >= last else None
 
         return await self._post_until("/v1/emergency-log", whole_log, acknowledged)
@@ -109,6 +152,11 @@ class Resync:
             except (httpx.HTTPError, ValueError):
                 pass  # keep the log and try again: nothing is dropped on a failed call
             await self.sleep(self.retry_s)
+
+
+def _accepted(response: httpx.Response) -> bool | None:
+    """A sealed epoch is acknowledged by any 200: its holes (a cut line) never fill."""
+    return True if response.status_code == 200 else None
 
 
 def _registered(response: httpx.Response) -> bool | None:

@@ -19,12 +19,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from sop.errors import WireError
+from sop.logupload import UploadHeader
 from sut.dispatcher.config import TASK_TIMEOUT_S, DispatcherConfig
 from sut.dispatcher.errors import LogConflict, RequestRejected
 from sut.dispatcher.heartbeats import HeartbeatLoop
 from sut.dispatcher.inbox import Outbox
 from sut.dispatcher.incidents import IncidentBook
-from sut.dispatcher.integrity import IntegrityChecks, check_integrity
+from sut.dispatcher.integrity import IntegrityChecks, check_epochs
 from sut.dispatcher.journal import Journal
 from sut.dispatcher.logstore import LogStore, check_entries
 from sut.dispatcher.metrics import Metrics
@@ -183,40 +185,58 @@ class Dispatcher:
         agent = check_agent_name(data.get("agent"))
         entries = check_entries(data.get("entries"))
         try:
-            merge = self.logs.merge(agent, entries)
+            header = UploadHeader.from_json(data)
+        except WireError as exc:
+            raise RequestRejected(str(exc)) from exc
+        try:
+            merge = self.logs.merge(agent, entries, header.epoch, header.seal)
         except LogConflict:
             self.metrics.upload_conflicts += 1
             raise
         self.metrics.uploads += 1
         self.metrics.uploaded_entries_stored += merge.stored
-        log.info(
-            "emergency log uploaded",
-            extra={
-                "fields": {
-                    "agent": agent,
-                    "received": merge.received,
-                    "stored": merge.stored,
-                    "acknowledged_through": merge.acknowledged_through,
-                }
-            },
-        )
-        return JSONResponse(
-            {
-                "agent": agent,
-                "acknowledged_through": merge.acknowledged_through,
-                "received": merge.received,
-                "stored": merge.stored,
-            }
-        )
+        self.metrics.upload_conflicts += len(merge.conflicts)
+        answer = {
+            "agent": agent,
+            "epoch": merge.epoch,
+            "acknowledged_through": merge.acknowledged_through,
+            "received": merge.received,
+            "stored": merge.stored,
+            "conflicts": list(merge.conflicts),
+        }
+        log.info("emergency log uploaded", extra={"fields": answer})
+        return JSONResponse(answer)
 
     async def read_log(self, request: Request) -> Response:
         agent = check_agent_name(request.path_params["agent"])
-        return JSONResponse({"agent": agent, "entries": self.logs.entries(agent)})
+        wanted = request.query_params.get("epoch")
+        if wanted is not None and not wanted.isdigit():
+            raise RequestRejected(f"epoch: expected a non-negative integer, got {wanted!r}")
+        epochs = self.logs.epochs(agent)
+        epoch = self.logs.latest_epoch(agent) if wanted is None else int(wanted)
+        held = epochs.get(epoch)
+        return JSONResponse(
+            {
+                "agent": agent,
+                "epoch": epoch,
+                "entries": [] if held is None else held.ordered(),
+                "conflicts": [] if held is None else held.conflicts,
+                "epochs": [
+                    {
+                        "epoch": number,
+                        "entries": len(each.entries),
+                        "sealed": None if each.seal is None else each.seal.as_json(),
+                        "conflicts": len(each.conflicts),
+                    }
+                    for number, each in epochs.items()
+                ],
+            }
+        )
 
     async def integrity_check(self, request: Request) -> Response:
         data = await _read_object(request)
         agent = check_agent_name(data.get("agent"))
-        report = check_integrity(agent, self.logs.entries(agent))
+        report = check_epochs(agent, self.logs.epochs(agent))
         self.checks.record(report)
         self.metrics.integrity_checks[report.status] += 1
         log.info("integrity check", extra={"fields": report.as_json()})

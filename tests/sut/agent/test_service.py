@@ -288,7 +288,12 @@ def test_offline_then_recovery_uploads_the_whole_log_and_requests_an_integrity_c
     assert uploads[2][0]["acknowledged_through"] == uploads[2][0]["entries"][-1]["seq"]
     # The last upload carries the whole log, entry for entry, and the dispatcher holds it all.
     last = uploads[-1][0]
-    assert last == {"agent": "ops", "entries": entries, "acknowledged_through": entries[-1]["seq"]}
+    assert last == {
+        "agent": "ops",
+        "epoch": service.log.epoch,
+        "entries": entries,
+        "acknowledged_through": entries[-1]["seq"],
+    }
     assert [dispatcher.stored[seq] for seq in sorted(dispatcher.stored)] == entries
     # SOP 5.3: an integrity check was requested, after an acknowledged upload.
     checks = dispatcher.called("/v1/integrity-check")

@@ -200,7 +200,8 @@ def test_log_upload_is_idempotent_and_acknowledges_the_contiguous_prefix(stack):
     overlapping = upload(stack, "ops", log).json()
     assert (overlapping["acknowledged_through"], overlapping["stored"]) == (4, 2)
     stored = stack.client.get("/v1/emergency-log/ops").json()
-    assert stored == {"agent": "ops", "entries": log}
+    # A request without an epoch is epoch 0: the contract from before epochs, unchanged.
+    assert (stored["agent"], stored["epoch"], stored["entries"]) == ("ops", 0, log)
 
     again = upload(stack, "ops", log).json()
     assert (again["acknowledged_through"], again["received"], again["stored"]) == (4, 5, 0)
@@ -246,13 +247,15 @@ def test_integrity_check_is_ok_for_an_intact_chain_and_recorded(stack):
     log = chain(4)
     upload(stack, "ops", log)
     report = stack.client.post("/v1/integrity-check", json={"agent": "ops"}).json()
-    assert report == {
+    assert {k: report[k] for k in ("agent", "status", "entries", "head", "error", "epoch")} == {
         "agent": "ops",
         "status": "ok",
         "entries": 4,
         "head": log[-1]["hash"],
         "error": None,
+        "epoch": 0,
     }
+    assert [(e["epoch"], e["status"]) for e in report["epochs"]] == [(0, "ok")]
     [check] = stack.client.get("/v1/integrity-checks").json()["checks"]
     assert (check["agent"], check["status"]) == ("ops", "ok")
     assert "requested_at" in check
