@@ -195,7 +195,7 @@ def apply_mutant(mutant: Mutant, root: Path) -> Applied:
 
 
 def module_of(file: str) -> str:
-    """The import name of a source file relative to the repo: sut/agent/gate.py -> sut.agent.gate."""
+    """The import name of a repo-relative source file: sut/agent/gate.py -> sut.agent.gate."""
     parts = list(Path(file).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
