@@ -83,7 +83,10 @@ def first_failure(junit: Path) -> tuple[str, str] | None:
             if found is not None:
                 name = f"{case.get('classname', '')}::{case.get('name', '')}"
                 message = (found.get("message") or found.text or outcome).strip()
-                return name, message.splitlines()[0][:300] if message else outcome
+                reason = message.splitlines()[0][:300] if message else outcome
+                # An error is in a fixture (the SUT did not come up, or teardown found a
+                # leak): still a failed drill, but say so, it may be the machine.
+                return name, reason if outcome == "failure" else f"error in setup: {reason}"
     return None
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from mutant_catalogue import CatalogueError, Mutant, module_of
+from mutant_catalogue import Mutant, module_of
 
 #: Carried by every process of a scoring run: the scratch copy's path.
 MARKER_ENV = "MUTATION_SCORE_SCRATCH"
@@ -249,5 +249,5 @@ def scratch_tree(repo: Path) -> Iterator[tuple[ScratchTree, Path]]:
             if left:
                 print(f"cleanup: ended {len(left)} process(es) left by the run: {left}")
             if marked_pids(str(tree.root)):
-                raise CatalogueError(f"cleanup: processes of {tree.root} survive; end them by pid")
+                raise ScratchError(f"cleanup: processes of {tree.root} survive; end them by pid")
         shutil.rmtree(work, ignore_errors=True)
