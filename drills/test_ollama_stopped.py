@@ -57,7 +57,7 @@ def test_ollama_stopped_while_offline_is_restarted_within_rto(
 
 
 def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
-    policy, clock, evidence, probes, faults, topology, sut
+    policy, clock, evidence, probes, faults, topology, sut, deployment
 ):
     """ONLINE + Ollama stopped: a distress signal, no autonomous restart, restart on a task."""
     stop = faults.stop("ollama")
@@ -78,9 +78,11 @@ def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
             "restarted without the dispatcher's mediation while online (SOP 4: offline only)"
         )
         assert decisions(probes.emergency_log(), "restart_service") == []
+        assert deployment.credentials is not None, "the operator's token assigns the task"
         answer = httpx.post(
             f"{sut.dispatcher}/v1/tasks",
             json={"agent": "agent", "action": "restart_service", "target": "ollama", "params": {}},
+            headers=deployment.credentials.operator_headers(),
             timeout=clock.wall_seconds(policy.rto.ollama_minutes),
             trust_env=False,
         )

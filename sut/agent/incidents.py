@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from sut.agent.upstream import post_signed
+
 #: emergency-procedures.md severity table: "Ollama down" is P1.
 SEVERITY_BY_COMPONENT = {"ollama": "P1"}
 
@@ -52,12 +54,18 @@ class IncidentReporter:
     """Reports each failed service to the Dispatcher once per outage; ``sent`` lists them."""
 
     def __init__(
-        self, agent: str, dispatcher_url: str, escalation_wall_s: float, timeout_s: float
+        self,
+        agent: str,
+        dispatcher_url: str,
+        escalation_wall_s: float,
+        timeout_s: float,
+        key: bytes | None = None,
     ) -> None:
         self.agent = agent
         self.dispatcher_url = dispatcher_url
         self.escalation_wall_s = escalation_wall_s
         self.timeout_s = timeout_s
+        self.key = key
         #: Every distress signal the Dispatcher has, oldest first (``GET /v1/incidents``).
         self.sent: list[dict[str, Any]] = []
         self._reported: set[str] = set()
@@ -85,8 +93,8 @@ class IncidentReporter:
     async def _deliver(self, client: httpx.AsyncClient, signal: dict[str, Any]) -> bool:
         """Whether the Dispatcher has ``signal`` now (or most likely has it)."""
         try:
-            response = await client.post(
-                f"{self.dispatcher_url}/v1/incidents", json=signal, timeout=self.timeout_s
+            response = await post_signed(
+                client, f"{self.dispatcher_url}/v1/incidents", signal, self.key, self.timeout_s
             )
         except (httpx.ConnectError, httpx.ConnectTimeout):
             return False  # never reached the dispatcher: try again next round

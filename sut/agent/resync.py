@@ -13,7 +13,7 @@ agent makes at start and again first thing in a re-sync, is such a call too.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ import httpx
 from sop.errors import ChainError
 from sop.logupload import LEGACY_EPOCH, UploadHeader
 from sut.agent.emlog import EmergencyLog, Recorder, SealedEpoch
+from sut.agent.upstream import post_signed
 
 T = TypeVar("T")
 
@@ -39,6 +40,8 @@ class Resync:
     sleep: Callable[[float], Awaitable[None]]
     #: Where this agent's inbox is, told to the dispatcher; None: it is not told.
     agent_url: str | None = None
+    #: The key every write to the dispatcher is signed with (sop/callers.py).
+    key: bytes | None = field(default=None, repr=False)
 
     async def run(self, record: Recorder) -> int:
         """SOP 5.1 to 5.3 in order, each step in the log; the seq acknowledged by the upload."""
@@ -143,8 +146,8 @@ class Resync:
         """POST ``body()`` to ``path`` every ``retry_s`` until ``answer`` finds what it wants."""
         while True:
             try:
-                response = await self.client.post(
-                    f"{self.dispatcher_url}{path}", json=body(), timeout=self.timeout_s
+                response = await post_signed(
+                    self.client, f"{self.dispatcher_url}{path}", body(), self.key, self.timeout_s
                 )
                 found = answer(response)
                 if found is not None:

@@ -77,6 +77,7 @@ class AgentService:
                 config.dispatcher_url,
                 escalation_wall_s=self._wall(config.policy.rto.ollama_minutes),
                 timeout_s=self._probe_timeout_s(),
+                key=config.hmac_key,
             )
         self.decisions: list[dict[str, Any]] = []
         self.notifications: list[dict[str, Any]] = []
@@ -135,6 +136,7 @@ class AgentService:
             timeout_s=self._probe_timeout_s(),
             sleep=asyncio.sleep,
             agent_url=cfg.url,
+            key=cfg.hmac_key,
         )
         self._spawn(self._resync.register())
         self._spawn(self._probe_loop())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -21,6 +20,7 @@ from starlette.routing import Route
 
 from sop.errors import WireError
 from sop.logupload import UploadHeader
+from sut.dispatcher.auth import WriteGate
 from sut.dispatcher.config import TASK_TIMEOUT_S, DispatcherConfig
 from sut.dispatcher.errors import LogConflict, RequestRejected
 from sut.dispatcher.heartbeats import HeartbeatLoop
@@ -34,7 +34,6 @@ from sut.dispatcher.provider import RATE_LIMITED, ProviderClient
 from sut.dispatcher.registry import Agent, AgentRegistry, check_agent_name
 from sut.dispatcher.signer import EnvelopeSigner
 from sut.dispatcher.tasks import TaskBook, TaskRequest
-from sut.runtime.body import BodyRefused, read_json_object
 from sut.runtime.jsonlog import get_logger
 
 log = get_logger("sut.dispatcher")
@@ -43,14 +42,6 @@ log = get_logger("sut.dispatcher")
 RATE_LIMIT_ERROR = "Rate Limit Exceeded"
 #: The text exposition format Prometheus scrapes.
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-async def _read_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object; RequestRejected (400, or 413 too large) for anything else."""
-    try:
-        return await read_json_object(request)
-    except BodyRefused as exc:
-        raise RequestRejected(str(exc), exc.status) from None
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -76,6 +67,7 @@ class Dispatcher:
         self.metrics = Metrics()
         self.registry = AgentRegistry(state / "agents.json", config.agents)
         self.outbox = Outbox(EnvelopeSigner(config.hmac_key, config.dispatcher_id))
+        self.gate = WriteGate(config)
         self.provider = ProviderClient(
             config.provider_url, config.provider_model, config.provider_timeout_s
         )
@@ -126,7 +118,7 @@ class Dispatcher:
         return JSONResponse({"status": "ok", "provider": provider, "agents": len(self.registry)})
 
     async def register_agent(self, request: Request) -> Response:
-        data = await _read_object(request)
+        _, data = await self.gate.read(request, operator=True, agent=True)
         agent = self.registry.register(Agent.parse(data.get("name"), data.get("url")))
         log.info("agent registered", extra={"fields": agent.as_json()})
         return JSONResponse(agent.as_json(), status_code=201)
@@ -135,7 +127,8 @@ class Dispatcher:
         return JSONResponse({"agents": [a.as_json() for a in self.registry.all()]})
 
     async def assign_task(self, request: Request) -> Response:
-        task = TaskRequest.parse(await _read_object(request))
+        _, data = await self.gate.read(request, operator=True)
+        task = TaskRequest.parse(data)
         agent = self.registry.get(task.agent)
         if agent is None:
             raise RequestRejected(
@@ -162,7 +155,8 @@ class Dispatcher:
         return JSONResponse({"tasks": self.tasks.all()})
 
     async def report_incident(self, request: Request) -> Response:
-        incident = self.incidents.record(await _read_object(request))
+        _, data = await self.gate.read(request, agent=True)
+        incident = self.incidents.record(data)
         self.metrics.incidents += 1
         log.warning(
             "incident received",
@@ -181,7 +175,7 @@ class Dispatcher:
         return JSONResponse({"incidents": self.incidents.all()})
 
     async def upload_log(self, request: Request) -> Response:
-        data = await _read_object(request)
+        _, data = await self.gate.read(request, agent=True)
         agent = check_agent_name(data.get("agent"))
         entries = check_entries(data.get("entries"))
         try:
@@ -234,7 +228,7 @@ class Dispatcher:
         )
 
     async def integrity_check(self, request: Request) -> Response:
-        data = await _read_object(request)
+        _, data = await self.gate.read(request, operator=True, agent=True)
         agent = check_agent_name(data.get("agent"))
         report = check_epochs(agent, self.logs.epochs(agent))
         self.checks.record(report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sop.errors import ServiceConfigError
@@ -35,6 +36,8 @@ class DispatcherConfig:
     bind: str
     port: int
     hmac_key: bytes = field(repr=False)
+    #: The operator's bearer token: task assignment and integrity checks (sop/callers.py).
+    operator_token: str = field(repr=False)
     provider_url: str
     provider_model: str
     state_dir: Path
@@ -60,6 +63,12 @@ class DispatcherConfig:
         return min(INBOX_TIMEOUT_CAP_S, max(MIN_TIMEOUT_S, self.heartbeat_interval_s / 2))
 
     @property
+    def max_request_age(self) -> timedelta:
+        """How old an agent's signed request may be (the inbox envelope's maximum age)."""
+        minutes = self.policy.deployment.max_envelope_age_minutes
+        return timedelta(seconds=self.time_scale.wall_seconds(minutes))
+
+    @property
     def pidfile(self) -> Path:
         """Where the process writes its pid at start."""
         return self.state_dir / PIDFILE_NAME
@@ -78,6 +87,7 @@ class DispatcherConfig:
             bind=bind,
             port=port,
             hmac_key=settings.secret("SOPDRILL_HMAC_KEY").encode(),
+            operator_token=settings.secret("SOPDRILL_OPERATOR_TOKEN"),
             provider_url=settings.url("SOPDRILL_PROVIDER_URL"),
             provider_model=settings.text("SOPDRILL_PROVIDER_MODEL", DEFAULT_PROVIDER_MODEL),
             state_dir=settings.path("SOPDRILL_STATE_DIR"),

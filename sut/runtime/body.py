@@ -33,8 +33,8 @@ def _too_large(limit: int) -> BodyRefused:
     return BodyRefused(f"request body: larger than {limit} bytes", 413)
 
 
-async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
-    """The request's body parsed as JSON; BodyRefused (413 too large, 400 not JSON)."""
+async def read_bytes(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The request's raw body; BodyRefused (413) past ``limit``, before or while reading."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
@@ -45,20 +45,45 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` parsed as JSON; BodyRefused (400) for anything that is not."""
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(raw)
     except (ValueError, RecursionError):
         # ValueError: bad JSON, bad UTF-8, integers past Python's digit limit;
         # RecursionError: nesting deeper than the parser goes.
         raise BodyRefused("request body: not valid JSON", 400) from None
 
 
-async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
-    """The request's body as a JSON object; BodyRefused (400) for any other JSON value."""
-    data = await read_json(request, limit)
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object; BodyRefused (400) for any other JSON value or none."""
+    data = parse_json(raw)
     if not isinstance(data, dict):
-        raise BodyRefused(f"request body: expected a JSON object, got {type(data).__name__}", 400)
+        raise BodyRefused(
+            f"request body: expected a JSON object, got {type(data).__name__}", 400
+        )
     return data
 
 
-__all__ = ["MAX_BODY_BYTES", "BodyRefused", "read_json", "read_json_object"]
+async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
+    """The request's body parsed as JSON; BodyRefused (413 too large, 400 not JSON)."""
+    return parse_json(await read_bytes(request, limit))
+
+
+async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's body as a JSON object; BodyRefused (400) for any other JSON value."""
+    return parse_json_object(await read_bytes(request, limit))
+
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "BodyRefused",
+    "parse_json",
+    "parse_json_object",
+    "read_bytes",
+    "read_json",
+    "read_json_object",
+]

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sop.callers import bearer_headers, sign_request
 from sut.dispatcher.app import create_app
 from sut.dispatcher.config import DispatcherConfig
 from sut.runtime.settings import Settings
@@ -28,6 +29,33 @@ from sut.runtime.settings import Settings
 #: 600 SOP seconds per wall second: the 1-minute heartbeat interval becomes 0.1 s.
 TIME_SCALE = 600
 HMAC_KEY = "test-hmac-key-4f1c9a77e2"
+OPERATOR_TOKEN = "test-operator-token-9b2e71"
+
+
+class OperatorAndAgent(httpx.Auth):
+    """Every request as both callers at once: the operator's token and the agent's signature.
+
+    The dispatcher takes the one each route allows (sop/callers.py), so the API tests can
+    exercise every route with one client; tests/sut/dispatcher/test_auth.py takes each apart.
+    """
+
+    requires_request_body = True
+
+    def __init__(self, key: str = HMAC_KEY, token: str = OPERATOR_TOKEN) -> None:
+        self.key, self.token = key.encode(), token
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers.update(bearer_headers(self.token))
+        request.headers.update(
+            sign_request(self.key, request.method, request.url.path, request.content)
+        )
+        yield request
+
+
+@pytest.fixture
+def callers() -> type[OperatorAndAgent]:
+    """``callers(key, token)``: an httpx auth that is the operator and the agent at once."""
+    return OperatorAndAgent
 
 
 def wait_for(observe: Callable[[], Any], describe: str, timeout_s: float = 5.0) -> Any:
@@ -124,6 +152,7 @@ def dispatcher_config(state_dir: Path, provider_url: str, **env: str) -> Dispatc
     environ = {
         "SOPDRILL_PORT": "0",
         "SOPDRILL_HMAC_KEY": HMAC_KEY,
+        "SOPDRILL_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "SOPDRILL_PROVIDER_URL": provider_url,
         "SOPDRILL_STATE_DIR": str(state_dir),
         "SOPDRILL_TIME_SCALE": str(TIME_SCALE),
@@ -166,5 +195,7 @@ def stack(
     agent_url = serve(agent.app())
     config = dispatcher_config(tmp_path / "state", provider_url, SOPDRILL_AGENTS=f"ops={agent_url}")
     url = serve(create_app(config))
-    with httpx.Client(base_url=url, timeout=5.0, trust_env=False) as client:
+    with httpx.Client(
+        base_url=url, timeout=5.0, trust_env=False, auth=OperatorAndAgent()
+    ) as client:
         yield Stack(url, config, agent, provider, client)

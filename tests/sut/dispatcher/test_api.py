@@ -117,7 +117,9 @@ def test_concurrent_tasks_reach_the_agent_in_sequence_order(stack, wait_for):
     callers, each = 8, 5
 
     def assign(caller: int) -> list[bool]:
-        with httpx.Client(base_url=stack.url, timeout=10.0, trust_env=False) as client:
+        with httpx.Client(
+            base_url=stack.url, timeout=10.0, trust_env=False, auth=stack.client.auth
+        ) as client:
             return [
                 client.post(
                     "/v1/tasks",

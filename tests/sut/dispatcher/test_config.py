@@ -22,6 +22,7 @@ def env(tmp_path, **changes: str) -> dict[str, str]:
     base = {
         "SOPDRILL_PORT": "8700",
         "SOPDRILL_HMAC_KEY": KEY,
+        "SOPDRILL_OPERATOR_TOKEN": "config-test-operator",
         "SOPDRILL_PROVIDER_URL": "http://127.0.0.1:11500/",
         "SOPDRILL_STATE_DIR": str(tmp_path),
     }

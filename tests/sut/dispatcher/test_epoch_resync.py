@@ -21,13 +21,20 @@ from sut.agent.resync import Resync
 UPLOAD_BOUND_S = 10.0
 
 
-def upload(dispatcher_url: str, log: EmergencyLog) -> int:
+def upload(dispatcher_url: str, log: EmergencyLog, key: bytes) -> int:
     """Run the agent's SOP 5.2 upload against the dispatcher; fail if it does not end."""
 
     async def run() -> int:
         async with httpx.AsyncClient(trust_env=False) as client:
             resync = Resync(
-                client, dispatcher_url, "ops", log, retry_s=0.01, timeout_s=2.0, sleep=asyncio.sleep
+                client,
+                dispatcher_url,
+                "ops",
+                log,
+                retry_s=0.01,
+                timeout_s=2.0,
+                sleep=asyncio.sleep,
+                key=key,
             )
             return await asyncio.wait_for(resync.upload(), UPLOAD_BOUND_S)
 
@@ -60,12 +67,12 @@ def test_a_log_rebuilt_at_restart_resyncs_instead_of_409_for_ever(stack, tmp_pat
     path = tmp_path / "emergency.log"
     first = EmergencyLog(path)
     before = write_offline_entries(first, 3)
-    upload(stack.url, first)
+    upload(stack.url, first, stack.config.hmac_key)
     edit_line(path, 2)
 
     rebuilt = EmergencyLog(path)  # the agent restarts: a new chain from seq 0
     rebuilt.append("resync", step="stop_autonomous_actions", outcome="done")
-    through = upload(stack.url, rebuilt)
+    through = upload(stack.url, rebuilt, stack.config.hmac_key)
 
     now = rebuilt.entries()
     assert now[0]["seq"] == 0
@@ -84,7 +91,7 @@ def test_a_line_edited_while_offline_is_sealed_and_the_dispatcher_names_the_brea
     old_epoch = log.epoch
     edit_line(path, 3)  # never uploaded: the dispatcher first hears of it broken
 
-    upload(stack.url, log)
+    upload(stack.url, log, stack.config.hmac_key)
 
     assert log.epoch > old_epoch
     [sealed] = log.sealed()
@@ -110,12 +117,14 @@ def test_an_edit_of_an_acknowledged_line_keeps_the_acknowledged_one_and_ends(sta
     path = tmp_path / "emergency.log"
     log = EmergencyLog(path)
     acknowledged = write_offline_entries(log, 2)
-    upload(stack.url, log)
+    upload(stack.url, log, stack.config.hmac_key)
     later = write_offline_entries(log, 2)
     old_epoch = log.epoch
     edit_line(path, 1)
 
-    upload(stack.url, log)  # a rewrite of seq 0 would be 409; sealed, it is kept aside
+    upload(
+        stack.url, log, stack.config.hmac_key
+    )  # a rewrite of seq 0 would be 409; sealed, it is kept aside
 
     earlier = held(stack, old_epoch)
     assert earlier["entries"] == [*acknowledged, *later]  # the acknowledged copy stays
@@ -135,7 +144,7 @@ def test_a_file_cut_mid_line_loses_no_entry(stack, tmp_path):
     text = path.read_text(encoding="utf-8")
     path.write_text(text[: len(text) - 40], encoding="utf-8")  # the last line torn
 
-    upload(stack.url, log)
+    upload(stack.url, log, stack.config.hmac_key)
 
     # The torn entry was the last written: the chain still held it whole in memory.
     assert held(stack, old_epoch)["entries"] == written
@@ -154,7 +163,7 @@ def test_a_sealed_epoch_found_after_a_restart_is_still_uploaded(stack, tmp_path)
 
     restarted = EmergencyLog(path)
     [sealed] = restarted.sealed()
-    upload(stack.url, restarted)
+    upload(stack.url, restarted, stack.config.hmac_key)
 
     earlier = held(stack, sealed.epoch)["entries"]
     assert [e["seq"] for e in earlier] == [e["seq"] for e in written]

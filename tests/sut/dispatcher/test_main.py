@@ -19,6 +19,7 @@ from sut.dispatcher.app import create_app
 
 REPO = Path(__file__).resolve().parents[3]
 KEY = "process-test-key-7b3f0c51"
+OPERATOR = "process-test-operator-2a9d"
 
 
 def free_port() -> int:
@@ -35,7 +36,7 @@ def healthy(url: str) -> bool:
 
 
 def test_the_service_writes_its_pidfile_beats_and_logs_json_without_the_key(
-    serve, tmp_path, wait_for, fake_agent, fake_provider
+    serve, tmp_path, wait_for, fake_agent, fake_provider, callers
 ):
     agent, provider = fake_agent, fake_provider
     port = free_port()
@@ -43,6 +44,7 @@ def test_the_service_writes_its_pidfile_beats_and_logs_json_without_the_key(
         **{k: v for k, v in os.environ.items() if not k.startswith("SOPDRILL_")},
         "SOPDRILL_PORT": str(port),
         "SOPDRILL_HMAC_KEY": KEY,
+        "SOPDRILL_OPERATOR_TOKEN": OPERATOR,
         "SOPDRILL_PROVIDER_URL": serve(provider.app()),
         "SOPDRILL_STATE_DIR": str(tmp_path / "state"),
         "SOPDRILL_TIME_SCALE": "600",
@@ -66,10 +68,14 @@ def test_the_service_writes_its_pidfile_beats_and_logs_json_without_the_key(
         beat = wait_for(lambda: agent.envelopes("heartbeat")[:1], "a heartbeat")[0]
         assert verify_envelope(KEY.encode(), beat).dispatcher_id == "control-1"
         # Exercise the paths that log: a task, an upload, an incident, a refused request.
-        httpx.post(f"{url}/v1/tasks", json={"agent": "ops", "action": "a", "target": "t"})
+        auth = callers(KEY, OPERATOR)
+        task = {"agent": "ops", "action": "a", "target": "t"}
+        httpx.post(f"{url}/v1/tasks", json=task, auth=auth)
         entry = chain_entry(None, {"kind": "marker"})
-        httpx.post(f"{url}/v1/emergency-log", json={"agent": "ops", "entries": [entry]})
-        httpx.post(f"{url}/v1/agents", json={"name": KEY, "url": "x"})
+        httpx.post(f"{url}/v1/emergency-log", json={"agent": "ops", "entries": [entry]}, auth=auth)
+        httpx.post(f"{url}/v1/agents", json={"name": KEY, "url": "x"}, auth=auth)
+        # And one refused for want of credentials: logged without any.
+        httpx.post(f"{url}/v1/tasks", json=task)
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)
@@ -109,7 +115,7 @@ def test_a_bad_environment_exits_2_with_one_line_naming_the_variable(tmp_path):
 
 
 def test_no_log_record_ever_carries_the_hmac_key(
-    serve, tmp_path, wait_for, caplog, fake_agent, fake_provider, make_config
+    serve, tmp_path, wait_for, caplog, fake_agent, fake_provider, make_config, callers
 ):
     # Raw records, before any redaction: the key must never be handed to a logger at all.
     caplog.set_level(logging.DEBUG)
@@ -119,7 +125,7 @@ def test_no_log_record_ever_carries_the_hmac_key(
         SOPDRILL_AGENTS=f"ops={serve(fake_agent.app())}",
     )
     key = config.hmac_key.decode()
-    client = httpx.Client(base_url=serve(create_app(config)), trust_env=False)
+    client = httpx.Client(base_url=serve(create_app(config)), trust_env=False, auth=callers())
     wait_for(lambda: fake_agent.envelopes("heartbeat"), "a heartbeat")
     fake_provider.mode = "rate_limit"
     wait_for(lambda: client.get("/v1/status").status_code == 429, "rate limiting")
