@@ -13,7 +13,7 @@ from typing import Any
 
 from sop.chain import verify_chain
 from sop.checker.actions import TASK_PREFIX, executed
-from sop.checker.timeline import Declaration, answers, declarations
+from sop.checker.timeline import Declaration, declarations, restored_at
 from sop.checker.tolerance import TIMING_SLACK_MINUTES, answer_horizon
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
 from sop.errors import ChainError
@@ -155,17 +155,16 @@ def _judge(history: History, policy: Policy, d: Declaration, answered: float) ->
 
 def check_recovery(history: History, policy: Policy) -> InvariantVerdict:
     """SOP 5 for every declaration after which the dispatcher answered again."""
-    heard = answers(history, policy)
     divergences: list[Divergence] = []
     judged = 0
     for d in declarations(history):
-        after = [at for at, _ in heard if at >= d.seen.at]
-        if not after:
+        restored = restored_at(history, policy, d.seen.at)
+        if restored is None:
             continue
         judged += 1
-        divergences.extend(_judge(history, policy, d, after[0]))
+        divergences.extend(_judge(history, policy, d, restored[0]))
     if not judged:
-        return not_exercised(RECOVERY, "SOP 5", "the dispatcher never answered after OFFLINE")
+        return not_exercised(RECOVERY, "SOP 5", "the dispatcher was never restored after OFFLINE")
     earliest = first(divergences)
     if earliest is not None:
         return violated(RECOVERY, "SOP 5", earliest)

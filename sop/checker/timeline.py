@@ -176,3 +176,21 @@ def last_before(history: History, at: float) -> str | None:
     cited = [(r.at, r.evidence_id) for r in history.of(DispatcherSample) if r.at <= at]
     cited += [(r.at, r.evidence_id) for r in history.of(EnvelopeRecord) if r.at <= at]
     return max(cited)[1] if cited else None
+
+
+def restored_at(history: History, policy: Policy, since: float) -> tuple[float, str] | None:
+    """The first answer at or after ``since`` at which no scenario holds any more (SOP 5).
+
+    During a 429 storm the dispatcher's heartbeats keep coming: an answer, but Scenario B
+    still holds, so the connection is not restored yet.
+    """
+    timeline = observations(history, policy)
+    co_located = history.facts.co_located
+    for at, evidence_id in answers(history, policy):
+        if at < since:
+            continue
+        if not scenario_a_holds(
+            timeline, policy, co_located=co_located, start=0.0, at=at
+        ) and not scenario_b_holds(timeline, policy, at=at):
+            return at, evidence_id
+    return None
