@@ -59,7 +59,10 @@ def _judge_declaration(
     """The first way declaration ``d`` leaves SOP 2 (early, late, trigger, latch, re-sync)."""
     co = views.co_located
     oracle = first_offline(views.exact, policy, co_located=co, start=d.start)
-    soonest = first_offline(views.early, policy, co_located=co, start=d.start)
+    # Heartbeats before the drill's start are not in the history: the agent's silence may
+    # have begun up to one heartbeat interval before it (SOP 2A.1 counts from the last).
+    origin = d.start - policy.deployment.heartbeat_interval_minutes if d.start == 0 else d.start
+    soonest = first_offline(views.early, policy, co_located=co, start=origin)
     floors = [v.offline_at for v in (oracle, soonest) if v.offline_at is not None]
     seen = d.seen
     if not floors or seen.at < min(floors) - TIMING_SLACK_MINUTES:
