@@ -25,8 +25,14 @@ RECOVERY = "recovery"
 REPORTED_KINDS = frozenset({"marker", "notification", "decision", "incident"})
 
 
+def _seq(entry: Mapping[str, Any]) -> int:
+    """An entry's seq; -1 when it has none (sop/chain.py then names the line)."""
+    seq = entry.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else -1
+
+
 def _agent_log(history: History) -> list[LogEntry]:
-    return sorted(history.of(LogEntry), key=lambda e: int(e.entry.get("seq", -1)))
+    return sorted(history.of(LogEntry), key=lambda e: _seq(e.entry))
 
 
 def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
@@ -41,7 +47,7 @@ def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
     for e in executed(history):
         if str(e.entry.get("source")).startswith(TASK_PREFIX) or e.at < d.before:
             continue
-        after_entry = bool(began) and int(e.entry.get("seq", -1)) > int(began[0].entry["seq"])
+        after_entry = bool(began) and _seq(e.entry) > _seq(began[0].entry)
         after_seen = seen_at is not None and e.at > seen_at + TIMING_SLACK_MINUTES
         if d.online is not None and e.at > d.online.at:
             break  # a later episode's action, judged with its own declaration
