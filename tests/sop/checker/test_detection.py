@@ -198,3 +198,36 @@ def test_the_whole_checker_holds_on_a_storm_that_keeps_heartbeating(story: Any) 
     statuses = {v.invariant: v.status for v in check(history, POLICY)}
     assert statuses["detection"] == "held"
     assert statuses["notification"] == "held"
+
+
+invalid_envelopes = st.sampled_from(["forged", "replayed", "stale"])
+
+
+def invalid(kind: str, at: float) -> EnvelopeRecord:
+    """An envelope SOP 2A.1 must not count, delivered at ``at``."""
+    age = POLICY.deployment.max_envelope_age_minutes
+    if kind == "forged":
+        return EnvelopeRecord(at, "heartbeat", "forged", True, "bad", 10**9, at, "ok")
+    if kind == "replayed":
+        return EnvelopeRecord(at, "heartbeat", "dispatcher", True, "bad", 1000, at, "ok")
+    return EnvelopeRecord(at, "heartbeat", "delayed", True, "bad", 10**9, at - age - 0.5, "ok")
+
+
+@given(kills, invalid_envelopes, st.floats(1.0, 12.0))
+def test_invalid_envelopes_never_reset_the_silence(
+    story: Any, kill_at: float, kind: str, after: float
+) -> None:
+    clean = story.run(kill_at=kill_at, restore_at=None, rotate=False)
+    due = oracle_at(clean)
+    at = due - after  # inside the silence, after the last valid heartbeat
+    ignored = story.add(clean, invalid(kind, at))
+    assert check_validity(ignored, POLICY).status == "held"
+    # An agent that took it for a real heartbeat declares a full silence after it.
+    silence = POLICY.scenario_a.silence_minutes
+    counted = story.run(
+        kill_at=kill_at, restore_at=None, rotate=False, declare_lag=at + silence - due
+    )
+    verdict = check_validity(story.add(counted, invalid(kind, at)), POLICY)
+    assert verdict.status == "violated"
+    assert verdict.divergence is not None
+    assert verdict.divergence.evidence[0] == "bad"
