@@ -86,8 +86,15 @@ def _judge_declaration(
             )
     if seen.mode == "offline":
         trigger = seen.trigger
+        # The trigger is the scenario that held when the agent declared, somewhere in
+        # (before, seen]; the harness's samples place it within one probe interval and the
+        # timing slack of the agent's own view (SOP 2A.2, the probes' phase).
+        since = d.before - answer_horizon(policy)
+        until = seen.at + TIMING_SLACK_MINUTES
         if trigger is None or not any(
-            scenario_held(trigger, v, policy, co_located=co, start=d.start, until=seen.at)
+            scenario_held(
+                trigger, v, policy, co_located=co, start=d.start, since=since, until=until
+            )
             for v in (views.exact, views.early)
         ):
             return Divergence(

@@ -7,6 +7,7 @@ declaration from the modes the harness polled, bracketed by the samples around i
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from sop.history import DispatcherSample, EnvelopeRecord, History, ModeSample
@@ -64,8 +65,9 @@ def judge_envelopes(history: History, policy: Policy) -> tuple[Judged, ...]:
 def observations(history: History, policy: Policy, *, early: bool = False) -> list[Observation]:
     """The oracle's timeline from the harness's observations (docs/architecture.md).
 
-    ``early``: each dispatcher sample is moved back to the sample before it, the earliest
-    the state it reports may have begun; the agent's own probes may see it that soon.
+    ``early``: each dispatcher sample is moved back to the sample before it (or the last
+    envelope after that), the earliest the state it reports may have begun; the agent's
+    own probes may see it that soon.
     """
     timeline: list[Observation] = []
     for judged in judge_envelopes(history, policy):
@@ -82,9 +84,15 @@ def observations(history: History, policy: Policy, *, early: bool = False) -> li
         ):
             # SOP 2B: the dispatcher's own word on its provider, in a valid heartbeat.
             timeline.append(RateLimitReport(envelope.at, envelope.provider == "rate_limited"))
+    arrivals = sorted(obs.at for obs in timeline)
     previous: float | None = None
     for sample in history.of(DispatcherSample):
-        at = previous if early and previous is not None else sample.at
+        at = sample.at
+        if early and previous is not None:
+            # Not before an envelope that came between: its report (SOP 2B) was seen first,
+            # so the state this sample found began after it (equal instants keep it first).
+            index = bisect_left(arrivals, sample.at)
+            at = max(previous, arrivals[index - 1]) if index else previous
         previous = sample.at
         timeline.append(ApiProbe(at, sample.api))
         if history.facts.co_located and sample.process is not None:
@@ -108,19 +116,24 @@ def scenario_held(
     *,
     co_located: bool,
     start: float,
+    since: float,
     until: float,
 ) -> bool:
-    """Whether the scenario ``trigger`` names held at some instant in [start, until]."""
+    """Whether the scenario ``trigger`` names held at some instant in [since, until].
+
+    ``start`` is the episode's start (where the silence counts from without a heartbeat).
+    """
     silence = policy.scenario_a.silence_minutes
     limit = policy.scenario_b.rate_limited_minutes
-    times = {start, start + silence, until}
+    since = max(since, start)
+    times = {since, start + silence, until}
     for obs in timeline:
         times.add(obs.at)
         if isinstance(obs, Heartbeat) and obs.valid:
             times.add(obs.at + silence)
         if isinstance(obs, ApiProbe | RateLimitReport):
             times.add(obs.at + limit)
-    for t in sorted(t for t in times if start <= t <= until):
+    for t in sorted(t for t in times if since <= t <= until):
         if trigger == "scenario_a" and scenario_a_holds(
             timeline, policy, co_located=co_located, start=start, at=t
         ):
