@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sop.history import DispatcherSample, EnvelopeRecord, History, ModeSample
 from sop.observations import (
+    GONE_STATES,
     ApiProbe,
     Heartbeat,
     Observation,
@@ -65,9 +66,10 @@ def judge_envelopes(history: History, policy: Policy) -> tuple[Judged, ...]:
 def observations(history: History, policy: Policy, *, early: bool = False) -> list[Observation]:
     """The oracle's timeline from the harness's observations (docs/architecture.md).
 
-    ``early``: each dispatcher sample is moved back to the sample before it (or the last
-    envelope after that), the earliest the state it reports may have begun; the agent's
-    own probes may see it that soon.
+    ``early``: each failing, rate-limited or gone sample is moved back to the sample
+    before it (a rate limit not before the last heartbeat that said the provider was
+    fine), the earliest the state it reports may have begun; the agent's own probes may
+    see it that soon.
     """
     timeline: list[Observation] = []
     for judged in judge_envelopes(history, policy):
@@ -84,19 +86,25 @@ def observations(history: History, policy: Policy, *, early: bool = False) -> li
         ):
             # SOP 2B: the dispatcher's own word on its provider, in a valid heartbeat.
             timeline.append(RateLimitReport(envelope.at, envelope.provider == "rate_limited"))
-    arrivals = sorted(obs.at for obs in timeline)
+    # Where the provider was last said to be fine (SOP 2B): a limit began after that.
+    fine = sorted(o.at for o in timeline if isinstance(o, RateLimitReport) and not o.limited)
     previous: float | None = None
     for sample in history.of(DispatcherSample):
-        at = sample.at
+        probe_at = check_at = sample.at
         if early and previous is not None:
-            # Not before an envelope that came between: its report (SOP 2B) was seen first,
-            # so the state this sample found began after it (equal instants keep it first).
-            index = bisect_left(arrivals, sample.at)
-            at = max(previous, arrivals[index - 1]) if index else previous
+            # Only the states that make a scenario move back: an answer or a live process is
+            # kept where it was seen, the latest it may have begun (the earliest reading).
+            if sample.api != "ok":
+                probe_at = previous
+            if sample.api == "rate_limited":
+                index = bisect_left(fine, sample.at)
+                probe_at = max(previous, fine[index - 1]) if index else previous
+            if sample.process in GONE_STATES:
+                check_at = previous
         previous = sample.at
-        timeline.append(ApiProbe(at, sample.api))
+        timeline.append(ApiProbe(probe_at, sample.api))
         if history.facts.co_located and sample.process is not None:
-            timeline.append(ProcessCheck(at, sample.process))
+            timeline.append(ProcessCheck(check_at, sample.process))
     return sorted(timeline, key=lambda obs: obs.at)
 
 
