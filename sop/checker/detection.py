@@ -123,11 +123,18 @@ def _judge_latch(
             (cleared.evidence_id,),
         )
     horizon = cleared.at + answer_horizon(policy)
-    answered = [(at, eid) for at, eid in answers(history, policy) if d.before <= at <= horizon]
-    still = scenario_a_holds(
-        views.early, policy, co_located=views.co_located, start=d.start, at=cleared.at
-    ) or scenario_b_holds(views.early, policy, at=cleared.at)
-    if not answered or still:
+    answered = [at for at, _ in answers(history, policy) if d.before <= at <= horizon]
+
+    def holds(at: float) -> bool:
+        return scenario_a_holds(
+            views.exact, policy, co_located=views.co_located, start=d.start, at=at
+        ) or scenario_b_holds(views.exact, policy, at=at)
+
+    # The agent's own probe may find the dispatcher answering before the harness's does:
+    # an answer the harness saw up to one probe interval later releases the latch, if no
+    # scenario held once it was seen (during a 429 storm heartbeats answer, B still holds).
+    released = any(not holds(max(cleared.at, at)) for at in answered)
+    if not released:
         why = "a scenario still held" if answered else "no answer from the dispatcher"
         return Divergence(
             cleared.at,

@@ -231,3 +231,28 @@ def test_invalid_envelopes_never_reset_the_silence(
     assert verdict.status == "violated"
     assert verdict.divergence is not None
     assert verdict.divergence.evidence[0] == "bad"
+
+
+def test_leaving_offline_while_a_storm_still_holds_is_violated(story: Any) -> None:
+    history = story.run(kill_at=None, storm_at=4.3, restore_at=None)
+    late = oracle_at(history) + 5
+    history = story.edit(
+        history,
+        lambda r: isinstance(r, ModeSample) and r.at >= late,
+        mode="recovering",
+        trigger=None,
+    )
+    verdict = check_detection(history, POLICY)
+    assert verdict.status == "violated"
+    assert verdict.divergence is not None
+    assert verdict.divergence.observed == "mode recovering while a scenario still held"
+
+
+def test_an_answer_the_agent_saw_before_the_harness_releases_the_latch(story: Any) -> None:
+    # The inbox link stays cut after the restore: only the API answers, and the agent's
+    # own probe found it before the harness's next sample did.
+    history = story.drop(
+        story.run(kill_at=5.0, restore_at=30.0),
+        lambda r: isinstance(r, EnvelopeRecord) and r.at >= 30.0,
+    )
+    assert check_detection(history, POLICY).status == "held"
