@@ -227,7 +227,12 @@ def check_validity(history: History, policy: Policy) -> InvariantVerdict:
     if not history.of(ModeSample):
         return not_exercised(VALIDITY, "SOP 2A.1", "no mode of the agent was polled")
     divergence = detection_divergence(history, policy)
-    if divergence is not None:
+    # Counting an invalid envelope shows as lateness or as leaving OFFLINE unanswered;
+    # an early declaration, a wrong trigger or a missing re-sync has other causes.
+    counted = divergence is not None and divergence.required.startswith(
+        ("OFFLINE by", "OFFLINE latched")
+    )
+    if divergence is not None and counted:
         before = [j for j in invalid if j.envelope.at <= divergence.at + TIMING_SLACK_MINUTES]
         if before:
             culprit = before[-1]

@@ -256,3 +256,12 @@ def test_an_answer_the_agent_saw_before_the_harness_releases_the_latch(story: An
         lambda r: isinstance(r, EnvelopeRecord) and r.at >= 30.0,
     )
     assert check_detection(history, POLICY).status == "held"
+
+
+def test_a_divergence_with_another_cause_is_not_blamed_on_an_invalid_envelope(
+    story: Any,
+) -> None:
+    history = story.edit(story.run(), is_mode("offline"), trigger="scenario_b")
+    history = story.add(history, forged(oracle_at(history) - 2))
+    assert check_detection(history, POLICY).status == "violated"
+    assert check_validity(history, POLICY).status == "held"
