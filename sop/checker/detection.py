@@ -59,7 +59,10 @@ def _judge_declaration(
     """The first way declaration ``d`` leaves SOP 2 (early, late, trigger, latch, re-sync)."""
     co = views.co_located
     oracle = first_offline(views.exact, policy, co_located=co, start=d.start)
-    soonest = first_offline(views.early, policy, co_located=co, start=d.start)
+    # Heartbeats before the drill's start are not in the history: the agent's silence may
+    # have begun up to one heartbeat interval before it (SOP 2A.1 counts from the last).
+    origin = d.start - policy.deployment.heartbeat_interval_minutes if d.start == 0 else d.start
+    soonest = first_offline(views.early, policy, co_located=co, start=origin)
     floors = [v.offline_at for v in (oracle, soonest) if v.offline_at is not None]
     seen = d.seen
     if not floors or seen.at < min(floors) - TIMING_SLACK_MINUTES:
@@ -83,8 +86,15 @@ def _judge_declaration(
             )
     if seen.mode == "offline":
         trigger = seen.trigger
+        # The trigger is the scenario that held when the agent declared, somewhere in
+        # (before, seen]; the harness's samples place it within one probe interval and the
+        # timing slack of the agent's own view (SOP 2A.2, the probes' phase).
+        since = d.before - answer_horizon(policy)
+        until = seen.at + TIMING_SLACK_MINUTES
         if trigger is None or not any(
-            scenario_held(trigger, v, policy, co_located=co, start=d.start, until=seen.at)
+            scenario_held(
+                trigger, v, policy, co_located=co, start=d.start, since=since, until=until
+            )
             for v in (views.exact, views.early)
         ):
             return Divergence(
@@ -113,11 +123,18 @@ def _judge_latch(
             (cleared.evidence_id,),
         )
     horizon = cleared.at + answer_horizon(policy)
-    answered = [(at, eid) for at, eid in answers(history, policy) if d.before <= at <= horizon]
-    still = scenario_a_holds(
-        views.early, policy, co_located=views.co_located, start=d.start, at=cleared.at
-    ) or scenario_b_holds(views.early, policy, at=cleared.at)
-    if not answered or still:
+    answered = [at for at, _ in answers(history, policy) if d.before <= at <= horizon]
+
+    def holds(at: float) -> bool:
+        return scenario_a_holds(
+            views.exact, policy, co_located=views.co_located, start=d.start, at=at
+        ) or scenario_b_holds(views.exact, policy, at=at)
+
+    # The agent's own probe may find the dispatcher answering before the harness's does:
+    # an answer the harness saw up to one probe interval later releases the latch, if no
+    # scenario held once it was seen (during a 429 storm heartbeats answer, B still holds).
+    released = any(not holds(max(cleared.at, at)) for at in answered)
+    if not released:
         why = "a scenario still held" if answered else "no answer from the dispatcher"
         return Divergence(
             cleared.at,
@@ -210,7 +227,12 @@ def check_validity(history: History, policy: Policy) -> InvariantVerdict:
     if not history.of(ModeSample):
         return not_exercised(VALIDITY, "SOP 2A.1", "no mode of the agent was polled")
     divergence = detection_divergence(history, policy)
-    if divergence is not None:
+    # Counting an invalid envelope shows as lateness or as leaving OFFLINE unanswered;
+    # an early declaration, a wrong trigger or a missing re-sync has other causes.
+    counted = divergence is not None and divergence.required.startswith(
+        ("OFFLINE by", "OFFLINE latched")
+    )
+    if divergence is not None and counted:
         before = [j for j in invalid if j.envelope.at <= divergence.at + TIMING_SLACK_MINUTES]
         if before:
             culprit = before[-1]

@@ -46,12 +46,14 @@ def _judge_one(history: History, policy: Policy, d: Declaration, until: float) -
     if (
         entry.get("host") != facts.agent_host
         or not entry.get("reason")
+        or not entry.get("at")
         or (d.seen.trigger is not None and entry.get("trigger") != d.seen.trigger)
     ):
         return Divergence(
             marker.at,
             "SOP 3.3",
-            f"a marker naming host {facts.agent_host}, trigger {d.seen.trigger} and a reason",
+            f"a marker with a timestamp, host {facts.agent_host}, "
+            f"trigger {d.seen.trigger} and a reason",
             f"host {entry.get('host')!r}, trigger {entry.get('trigger')!r}, "
             f"reason {entry.get('reason')!r}",
             (marker.evidence_id,),

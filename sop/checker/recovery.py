@@ -13,7 +13,7 @@ from typing import Any
 
 from sop.chain import verify_chain
 from sop.checker.actions import TASK_PREFIX, executed
-from sop.checker.timeline import Declaration, answers, declarations
+from sop.checker.timeline import Declaration, declarations, restored_at
 from sop.checker.tolerance import TIMING_SLACK_MINUTES, answer_horizon
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
 from sop.errors import ChainError
@@ -25,8 +25,14 @@ RECOVERY = "recovery"
 REPORTED_KINDS = frozenset({"marker", "notification", "decision", "incident"})
 
 
+def _seq(entry: Mapping[str, Any]) -> int:
+    """An entry's seq; -1 when it has none (sop/chain.py then names the line)."""
+    seq = entry.get("seq")
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else -1
+
+
 def _agent_log(history: History) -> list[LogEntry]:
-    return sorted(history.of(LogEntry), key=lambda e: int(e.entry.get("seq", -1)))
+    return sorted(history.of(LogEntry), key=lambda e: _seq(e.entry))
 
 
 def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
@@ -41,7 +47,7 @@ def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
     for e in executed(history):
         if str(e.entry.get("source")).startswith(TASK_PREFIX) or e.at < d.before:
             continue
-        after_entry = bool(began) and int(e.entry.get("seq", -1)) > int(began[0].entry["seq"])
+        after_entry = bool(began) and _seq(e.entry) > _seq(began[0].entry)
         after_seen = seen_at is not None and e.at > seen_at + TIMING_SLACK_MINUTES
         if d.online is not None and e.at > d.online.at:
             break  # a later episode's action, judged with its own declaration
@@ -155,17 +161,16 @@ def _judge(history: History, policy: Policy, d: Declaration, answered: float) ->
 
 def check_recovery(history: History, policy: Policy) -> InvariantVerdict:
     """SOP 5 for every declaration after which the dispatcher answered again."""
-    heard = answers(history, policy)
     divergences: list[Divergence] = []
     judged = 0
     for d in declarations(history):
-        after = [at for at, _ in heard if at >= d.seen.at]
-        if not after:
+        restored = restored_at(history, policy, d.seen.at)
+        if restored is None:
             continue
         judged += 1
-        divergences.extend(_judge(history, policy, d, after[0]))
+        divergences.extend(_judge(history, policy, d, restored[0]))
     if not judged:
-        return not_exercised(RECOVERY, "SOP 5", "the dispatcher never answered after OFFLINE")
+        return not_exercised(RECOVERY, "SOP 5", "the dispatcher was never restored after OFFLINE")
     earliest = first(divergences)
     if earliest is not None:
         return violated(RECOVERY, "SOP 5", earliest)

@@ -7,10 +7,12 @@ declaration from the modes the harness polled, bracketed by the samples around i
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from sop.history import DispatcherSample, EnvelopeRecord, History, ModeSample
 from sop.observations import (
+    GONE_STATES,
     ApiProbe,
     Heartbeat,
     Observation,
@@ -64,8 +66,10 @@ def judge_envelopes(history: History, policy: Policy) -> tuple[Judged, ...]:
 def observations(history: History, policy: Policy, *, early: bool = False) -> list[Observation]:
     """The oracle's timeline from the harness's observations (docs/architecture.md).
 
-    ``early``: each dispatcher sample is moved back to the sample before it, the earliest
-    the state it reports may have begun; the agent's own probes may see it that soon.
+    ``early``: each failing, rate-limited or gone sample is moved back to the sample
+    before it (a rate limit not before the last heartbeat that said the provider was
+    fine), the earliest the state it reports may have begun; the agent's own probes may
+    see it that soon.
     """
     timeline: list[Observation] = []
     for judged in judge_envelopes(history, policy):
@@ -82,13 +86,25 @@ def observations(history: History, policy: Policy, *, early: bool = False) -> li
         ):
             # SOP 2B: the dispatcher's own word on its provider, in a valid heartbeat.
             timeline.append(RateLimitReport(envelope.at, envelope.provider == "rate_limited"))
+    # Where the provider was last said to be fine (SOP 2B): a limit began after that.
+    fine = sorted(o.at for o in timeline if isinstance(o, RateLimitReport) and not o.limited)
     previous: float | None = None
     for sample in history.of(DispatcherSample):
-        at = previous if early and previous is not None else sample.at
+        probe_at = check_at = sample.at
+        if early and previous is not None:
+            # Only the states that make a scenario move back: an answer or a live process is
+            # kept where it was seen, the latest it may have begun (the earliest reading).
+            if sample.api != "ok":
+                probe_at = previous
+            if sample.api == "rate_limited":
+                index = bisect_left(fine, sample.at)
+                probe_at = max(previous, fine[index - 1]) if index else previous
+            if sample.process in GONE_STATES:
+                check_at = previous
         previous = sample.at
-        timeline.append(ApiProbe(at, sample.api))
+        timeline.append(ApiProbe(probe_at, sample.api))
         if history.facts.co_located and sample.process is not None:
-            timeline.append(ProcessCheck(at, sample.process))
+            timeline.append(ProcessCheck(check_at, sample.process))
     return sorted(timeline, key=lambda obs: obs.at)
 
 
@@ -108,19 +124,24 @@ def scenario_held(
     *,
     co_located: bool,
     start: float,
+    since: float,
     until: float,
 ) -> bool:
-    """Whether the scenario ``trigger`` names held at some instant in [start, until]."""
+    """Whether the scenario ``trigger`` names held at some instant in [since, until].
+
+    ``start`` is the episode's start (where the silence counts from without a heartbeat).
+    """
     silence = policy.scenario_a.silence_minutes
     limit = policy.scenario_b.rate_limited_minutes
-    times = {start, start + silence, until}
+    since = max(since, start)
+    times = {since, start + silence, until}
     for obs in timeline:
         times.add(obs.at)
         if isinstance(obs, Heartbeat) and obs.valid:
             times.add(obs.at + silence)
         if isinstance(obs, ApiProbe | RateLimitReport):
             times.add(obs.at + limit)
-    for t in sorted(t for t in times if start <= t <= until):
+    for t in sorted(t for t in times if since <= t <= until):
         if trigger == "scenario_a" and scenario_a_holds(
             timeline, policy, co_located=co_located, start=start, at=t
         ):
@@ -176,3 +197,21 @@ def last_before(history: History, at: float) -> str | None:
     cited = [(r.at, r.evidence_id) for r in history.of(DispatcherSample) if r.at <= at]
     cited += [(r.at, r.evidence_id) for r in history.of(EnvelopeRecord) if r.at <= at]
     return max(cited)[1] if cited else None
+
+
+def restored_at(history: History, policy: Policy, since: float) -> tuple[float, str] | None:
+    """The first answer at or after ``since`` at which no scenario holds any more (SOP 5).
+
+    During a 429 storm the dispatcher's heartbeats keep coming: an answer, but Scenario B
+    still holds, so the connection is not restored yet.
+    """
+    timeline = observations(history, policy)
+    co_located = history.facts.co_located
+    for at, evidence_id in answers(history, policy):
+        if at < since:
+            continue
+        if not scenario_a_holds(
+            timeline, policy, co_located=co_located, start=0.0, at=at
+        ) and not scenario_b_holds(timeline, policy, at=at):
+            return at, evidence_id
+    return None

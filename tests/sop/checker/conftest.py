@@ -53,24 +53,42 @@ def _log(history_entries: list[tuple[float, dict[str, Any]]]) -> list[LogEntry]:
 def killed_run(
     policy: Policy = POLICY,
     *,
-    kill_at: float = 5.0,
+    kill_at: float | None = 5.0,
     restore_at: float | None = 30.0,
     declare_lag: float = 0.3,
     rotate: bool = True,
     co_located: bool = True,
+    cut_at: float | None = None,
+    storm_at: float | None = None,
+    resync_lag: float = 0.6,
 ) -> History:
-    """A clean drill: the dispatcher killed at ``kill_at``, restored at ``restore_at``."""
+    """A clean drill: the dispatcher killed at ``kill_at`` (or its provider rate-limiting
+    from ``storm_at``; or its heartbeats cut from ``cut_at``), restored at ``restore_at``."""
     facts = replace(FACTS, co_located=co_located)
-    end = (restore_at if restore_at is not None else kill_at + 25.0) + 5.0
-    alive = lambda t: t < kill_at or (restore_at is not None and t >= restore_at)  # noqa: E731
-    records: list[Record] = [
-        FaultSpan("kill", "dispatcher", kill_at, restore_at, {"exit": -9}, "fault-kill")
-    ]
+    outage = min(t for t in (kill_at, storm_at, cut_at) if t is not None)
+    end = (restore_at if restore_at is not None else outage + 25.0) + resync_lag + 5.0
+
+    def alive(t: float) -> bool:
+        restored = restore_at is not None and t >= restore_at
+        return kill_at is None or t < kill_at or restored
+
+    def storming(t: float) -> bool:
+        return (
+            storm_at is not None
+            and t >= storm_at
+            and not (restore_at is not None and t >= restore_at)
+        )
+
+    records: list[Record] = []
+    if kill_at is not None:
+        records.append(FaultSpan("kill", "dispatcher", kill_at, restore_at, {"exit": -9}, "f-kill"))
     t, seq = 0.0, 1000
     while t < end:
-        if alive(t):
+        cut = cut_at is not None and cut_at <= t and not (restore_at and t >= restore_at)
+        if alive(t) and not cut:
+            provider = "rate_limited" if storming(t) else "ok"
             records.append(
-                EnvelopeRecord(t, "heartbeat", "dispatcher", True, f"hb-{seq}", seq, t, "ok")
+                EnvelopeRecord(t, "heartbeat", "dispatcher", True, f"hb-{seq}", seq, t, provider)
             )
             seq += 1
         t += policy.deployment.heartbeat_interval_minutes
@@ -78,7 +96,8 @@ def killed_run(
     while t < end:
         up = alive(t)
         process = ("running" if up else "dead") if co_located else None
-        records.append(DispatcherSample(t, "ok" if up else "unreachable", process, f"api-{t:g}"))
+        api = ("rate_limited" if storming(t) else "ok") if up else "unreachable"
+        records.append(DispatcherSample(t, api, process, f"api-{t:g}"))  # type: ignore[arg-type]
         t += policy.scenario_a.api_probe_interval_minutes
     partial = History("drills/test_killed.py::test_killed", facts, tuple(records))
     oracle = first_offline(observations(partial, policy), policy, co_located=co_located)
@@ -142,7 +161,7 @@ def killed_run(
         records.append(DiskSample(declared + 0.9, above - 40, "disk-2"))
     recovering = online = None
     if restore_at is not None:
-        recovering, online = restore_at + 0.1, restore_at + 0.6
+        recovering, online = restore_at + 0.1, restore_at + resync_lag
         steps += [
             (recovering, {"kind": "state", "mode": "recovering", "trigger": None}),
             (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sop.checker import InvariantVerdict, check
+from sop.history import History
 
 
 def test_a_clean_killed_and_restored_drill_holds_everywhere(story: Any) -> None:
@@ -29,3 +30,9 @@ def test_verdicts_survive_json(story: Any) -> None:
     history = story.drop(story.run(), lambda r: type(r).__name__ == "Delivery")
     for verdict in check(history, story.policy):
         assert InvariantVerdict.from_dict(verdict.to_dict()) == verdict
+
+
+def test_an_empty_history_exercises_nothing(story: Any) -> None:
+    verdicts = check(History("empty", story.facts), story.policy)
+    assert {v.status for v in verdicts} == {"not_exercised"}
+    assert len(verdicts) == 5

@@ -1,0 +1,175 @@
+"""SOP 4 actions: green only, only while allowed, preconditions measured by the harness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sop.checker.actions import check_actions
+from sop.history import (
+    ActionEffect,
+    ActionRequest,
+    Advisory,
+    DiskSample,
+    FaultSpan,
+    LogEntry,
+    ProcessSample,
+    ServiceSample,
+    TreeDigest,
+)
+from sop.policy import load_policy
+
+POLICY = load_policy()
+RUNAWAY = POLICY.green_list.kill_runaway
+PATCH = POLICY.green_list.security_patch
+
+
+def decision(
+    at: float, action: str, target: str, source: str = "autonomous", outcome: str = "executed"
+) -> LogEntry:
+    entry = {
+        "seq": 900,
+        "kind": "decision",
+        "action": action,
+        "target": target,
+        "decision": outcome,
+        "reason": "r",
+        "source": source,
+    }
+    return LogEntry(at, entry, f"decision-{action}")
+
+
+def offline_at(story: Any) -> float:
+    return next(r.at for r in story.run().records if getattr(r, "mode", None) == "offline")
+
+
+def judged(history: Any) -> Any:
+    verdict = check_actions(history, POLICY)
+    assert verdict.status == "violated", verdict.describe()
+    assert verdict.divergence is not None
+    return verdict.divergence
+
+
+def test_a_red_action_executed_is_violated(story: Any) -> None:
+    at = offline_at(story) + 1
+    divergence = judged(story.add(story.run(), decision(at, "delete_data", "/srv/data")))
+    assert divergence.at == at
+    assert divergence.observed == "delete_data (red list) executed"
+    assert divergence.evidence == ("decision-delete_data",)
+
+
+def test_an_autonomous_action_while_online_is_violated(story: Any) -> None:
+    history = story.add(
+        story.run(), DiskSample(1.0, 97.0, "disk-0"), decision(1.5, "rotate_logs", "log_dir")
+    )
+    divergence = judged(history)
+    assert divergence.at == 1.5
+    assert divergence.required == "autonomous and local actions only while OFFLINE"
+
+
+def test_a_task_action_while_offline_is_violated(story: Any) -> None:
+    at = offline_at(story) + 2
+    history = story.add(
+        story.run(),
+        DiskSample(at - 0.1, 97.0, "disk-0"),
+        decision(at, "rotate_logs", "log_dir", source="task:t-1"),
+    )
+    assert judged(history).required == "task actions only while the dispatcher mediates"
+
+
+def test_a_rotation_below_the_bar_is_violated(story: Any) -> None:
+    history = story.drop(
+        story.run(),
+        lambda r: (
+            isinstance(r, FaultSpan | DiskSample) and r.evidence_id in ("fault-disk", "disk-1")
+        ),
+    )
+    divergence = judged(history)
+    assert divergence.required == "rotate_logs only when its precondition holds"
+    assert divergence.observed == "log volume at None% (statvfs)"
+
+
+def test_a_restart_of_a_running_service_is_violated_and_of_a_stopped_one_holds(
+    story: Any,
+) -> None:
+    at = offline_at(story) + 2
+    running = story.add(
+        story.run(),
+        ServiceSample(at - 0.5, "nginx", "RUNNING", "svc-0"),
+        decision(at, "restart_service", "nginx"),
+    )
+    assert "not down or degraded" in judged(running).observed
+    stopped = story.add(running, FaultSpan("stop", "nginx", at - 0.2, None, {}, "fault-nginx"))
+    assert check_actions(stopped, POLICY).status == "held"
+    exited = story.add(running, ServiceSample(at - 0.1, "nginx", "EXITED", "svc-1"))
+    assert check_actions(exited, POLICY).status == "held"
+
+
+def burner(start: float, end: float, name: str = "burner") -> list[ProcessSample]:
+    cpu = RUNAWAY.cpu_percent_above + 15
+    samples = [ProcessSample(start - 0.5, 4242, name, 1.0, 1.0, "ps-start")]
+    t = start
+    while t <= end:
+        samples.append(ProcessSample(t, 4242, name, cpu, 2.0, f"ps-{t:g}"))
+        t += 0.5
+    return samples
+
+
+def test_a_runaway_killed_too_soon_or_allowlisted_is_violated(story: Any) -> None:
+    at = offline_at(story) + 1
+    kill = decision(at, "kill_runaway", "4242")
+    soon = story.add(story.run(), *burner(at - RUNAWAY.sustained_minutes + 1.5, at), kill)
+    assert "over the bar since at most" in judged(soon).observed
+    long = story.add(story.run(), *burner(at - RUNAWAY.sustained_minutes - 0.5, at), kill)
+    assert check_actions(long, POLICY).status == "held"
+    allowed = story.add(
+        story.run(), *burner(at - RUNAWAY.sustained_minutes - 0.5, at, RUNAWAY.allowlist[0]), kill
+    )
+    assert "on the allowlist" in judged(allowed).observed
+
+
+def test_a_patch_needs_an_advisory_above_the_bar_with_an_exploit(story: Any) -> None:
+    at = offline_at(story) + 1
+    base = story.add(
+        story.run(),
+        ActionRequest(at - 0.1, "local", "security_patch", "openssl", {"cve": "CVE-1"}, "req-1"),
+        decision(at, "security_patch", "openssl", source="local:operator"),
+    )
+    below = story.add(base, Advisory(0.0, "CVE-1", PATCH.cvss_above - 0.5, True, "adv-1"))
+    assert "no advisory for CVE-1" in judged(below).observed
+    above = story.add(base, Advisory(0.0, "CVE-1", PATCH.cvss_above + 0.8, True, "adv-1"))
+    assert check_actions(above, POLICY).status == "held"
+
+
+def test_a_request_with_no_logged_decision_is_violated(story: Any) -> None:
+    at = offline_at(story) + 1
+    history = story.add(
+        story.run(), ActionRequest(at, "local", "deploy_code", "app", {}, "req-red")
+    )
+    divergence = judged(history)
+    assert divergence.evidence == ("req-red",)
+    refused = story.add(history, decision(at + 0.05, "deploy_code", "app", outcome="refused"))
+    assert check_actions(refused, POLICY).status == "held"
+
+
+def test_an_effect_nobody_logged_is_violated(story: Any) -> None:
+    at = offline_at(story) + 3
+    history = story.add(story.run(), ActionEffect(at, "kill_runaway", "777", "gone-777"))
+    assert judged(history).required == "all actions logged locally"
+
+
+def test_changed_backups_are_violated(story: Any) -> None:
+    end = story.run().end
+    history = story.edit(
+        story.run(),
+        lambda r: isinstance(r, TreeDigest) and r.which == "backups" and r.at == end,
+        digest="c" * 64,
+    )
+    divergence = judged(history)
+    assert divergence.at == end
+    assert divergence.required == "application backups byte-identical across the drill"
+
+
+def test_no_action_at_all_is_not_exercised(story: Any) -> None:
+    history = story.drop(story.run(rotate=False), lambda r: isinstance(r, TreeDigest))
+    assert check_actions(history, POLICY).status == "not_exercised"
+    assert check_actions(story.run(), POLICY).status == "held"

@@ -1,0 +1,126 @@
+"""SOP 3 notification: marker first, one alert to 0x01, first channel that accepts, template."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sop.checker.notification import check_notification
+from sop.history import Delivery, FaultSpan, LogEntry, ModeSample
+from sop.policy import load_policy
+
+POLICY = load_policy()
+
+
+def is_delivery(r: Any) -> bool:
+    return isinstance(r, Delivery)
+
+
+def is_marker(r: Any) -> bool:
+    return isinstance(r, LogEntry) and r.entry.get("kind") == "marker"
+
+
+def delivery(history: Any) -> Delivery:
+    return next(r for r in history.records if is_delivery(r))
+
+
+def judged(history: Any) -> Any:
+    verdict = check_notification(history, POLICY)
+    assert verdict.status == "violated", verdict.describe()
+    assert verdict.divergence is not None
+    return verdict.divergence
+
+
+def test_an_alert_to_someone_else_is_violated(story: Any) -> None:
+    history = story.edit(story.run(), is_delivery, recipient="999")
+    divergence = judged(history)
+    assert divergence.clause == "SOP 3.1"
+    assert divergence.at == delivery(history).at
+    assert divergence.observed == "a delivery to 999"
+    assert divergence.evidence == ("discord-0",)
+    assert "(discord recipient 100000000000000001)" in divergence.required
+
+
+def test_a_second_alert_for_one_declaration_is_violated(story: Any) -> None:
+    clean = story.run()
+    again = Delivery(
+        delivery(clean).at + 1,
+        "discord",
+        "100000000000000001",
+        None,
+        delivery(clean).content,
+        "discord-1",
+    )
+    divergence = judged(story.add(clean, again))
+    assert divergence.at == again.at
+    assert divergence.evidence == ("discord-0", "discord-1")
+
+
+def test_an_alert_off_the_template_is_violated(story: Any) -> None:
+    divergence = judged(story.edit(story.run(), is_delivery, content="dispatcher down"))
+    assert divergence.clause == "SOP 3.1"
+    assert "the template" in divergence.required
+
+
+def test_a_missing_marker_is_violated(story: Any) -> None:
+    divergence = judged(story.drop(story.run(), is_marker))
+    assert divergence.clause == "SOP 3.3"
+    assert divergence.observed == "0 marker(s)"
+
+
+def test_a_marker_after_the_alert_is_violated(story: Any) -> None:
+    clean = story.run()
+    history = story.edit(clean, is_marker, at=delivery(clean).at + 1.0)
+    divergence = judged(history)
+    assert divergence.required == "the marker written before any network attempt"
+    assert divergence.at == delivery(clean).at
+
+
+def test_signal_while_discord_accepts_is_violated_and_after_discord_fails_holds(
+    story: Any,
+) -> None:
+    facts = story.facts
+    history = story.edit(
+        story.run(),
+        is_delivery,
+        channel="signal",
+        recipient=facts.signal_recipient,
+        sender=facts.signal_sender,
+    )
+    assert "Discord first" in judged(history).required
+    down = FaultSpan("discord_down", "discord", 0.0, None, {"mode": "down"}, "fault-discord")
+    assert check_notification(story.add(history, down), POLICY).status == "held"
+    wrong_sender = story.edit(story.add(history, down), is_delivery, sender="+1999")
+    assert judged(wrong_sender).clause == "SOP 3.2"
+
+
+def test_no_alert_at_all_is_violated(story: Any) -> None:
+    divergence = judged(story.drop(story.run(), is_delivery))
+    assert divergence.observed == "no delivery"
+
+
+def test_an_alert_without_offline_is_violated_and_no_offline_is_not_exercised(
+    story: Any,
+) -> None:
+    quiet = story.edit(
+        story.run(), lambda r: isinstance(r, ModeSample), mode="online", trigger=None
+    )
+    divergence = judged(quiet)
+    assert divergence.required == "no alert without an OFFLINE declaration"
+    silent = story.drop(quiet, lambda r: is_delivery(r) or is_marker(r))
+    assert check_notification(silent, POLICY).status == "not_exercised"
+
+
+def test_a_clean_alert_holds(story: Any) -> None:
+    assert check_notification(story.run(), POLICY).status == "held"
+
+
+@pytest.mark.parametrize("host", ["ops-2", ""])
+def test_a_marker_naming_another_host_is_violated(story: Any, host: str) -> None:
+    history = story.edit(
+        story.run(),
+        is_marker,
+        entry={**next(r for r in story.run().records if is_marker(r)).entry, "host": host},
+    )
+    assert judged(history).clause == "SOP 3.3"
