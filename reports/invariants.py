@@ -19,6 +19,8 @@ from reports.results import DrillResult, RunResults
 from sop.checker import InvariantVerdict
 from sop.errors import EvidenceError
 
+#: The table as JSON beside report.html (the verdicts themselves stay in evidence.json).
+INVARIANTS_FILE = "invariants.json"
 #: The journal key the harness writes the verdicts under (fixtures/history_check.py).
 INVARIANTS_KEY = "invariants"
 _LABELS = {"held": "held", "violated": "violated", "not_exercised": "not exercised"}
@@ -146,6 +148,7 @@ def drill_names(drills: Sequence[DrillResult]) -> dict[str, str]:
 
 
 __all__ = [
+    "INVARIANTS_FILE",
     "INVARIANTS_KEY",
     "InvariantRow",
     "InvariantTable",

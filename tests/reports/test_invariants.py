@@ -10,7 +10,7 @@ import pytest
 from fixtures.evidence import EvidenceRecorder
 from fixtures.run_facts import environment_facts, policy_facts
 from reports.build import build_report
-from reports.invariants import drill_names, invariant_table, render_invariants
+from reports.invariants import INVARIANTS_FILE, drill_names, invariant_table, render_invariants
 from reports.results import junit_address, load_results
 from reports.schema import schema_problems
 from sop.checker import Divergence, InvariantVerdict
@@ -98,6 +98,9 @@ def test_report_html_carries_the_section_and_the_evidence_its_schema(judged_run:
     assert page.index("SOP invariants") < page.index("SOP section 6 test plan")
     document = json.loads((judged_run / "evidence.json").read_text(encoding="utf-8"))
     assert list(schema_problems(document)) == []
+    table = json.loads((judged_run / INVARIANTS_FILE).read_text(encoding="utf-8"))
+    assert table["not_exercised"] == ["heartbeat validity"]
+    assert table["drills"] == [KILLED, SHORT]
 
 
 def test_a_malformed_verdict_is_named_not_rendered(judged_run: Path):
