@@ -20,6 +20,7 @@ from reports.checklist import ChecklistItem, checklist
 from reports.handoff import render_handoff
 from reports.html import DrillView, render_report
 from reports.incident import HANDOFF_DIR, PIR_DIR, incident_of, slug
+from reports.invariants import INVARIANTS_FILE, invariant_table
 from reports.manifest import MANIFEST_FILE, SIGNATURE_FILE, artifact_paths
 from reports.measures import measure_run, run_scale
 from reports.redaction import redact_artifacts, secret_values, secrets_files
@@ -104,10 +105,19 @@ def build_report(out_dir: Path, *, render_allure: bool = True) -> BuiltReport:
     write_allure_extras(root, results)
     # The report lists itself, the manifest and the Allure render it cannot see yet.
     artifacts = sorted(
-        {*artifact_paths(root), REPORT_FILE, AUDIT_FILE, MANIFEST_FILE, SIGNATURE_FILE}
+        {
+            *artifact_paths(root),
+            REPORT_FILE,
+            AUDIT_FILE,
+            INVARIANTS_FILE,
+            MANIFEST_FILE,
+            SIGNATURE_FILE,
+        }
     )
     mapping = audit_mapping(results, artifacts)
     (root / AUDIT_FILE).write_text(json.dumps(mapping, indent=2) + "\n", encoding="utf-8")
+    table = invariant_table(results).to_dict()
+    (root / INVARIANTS_FILE).write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
     target = root / REPORT_FILE
     target.write_text(
         render_report(

@@ -17,6 +17,7 @@ from typing import Any
 
 from reports.audit import CLAUSES, framework_clauses, sop_clauses
 from reports.checklist import ChecklistItem
+from reports.invariants import drill_names, invariant_table, render_invariants
 from reports.measures import DrillMeasures, Figure
 from reports.results import DrillResult, RunResults
 from sop.events import Event
@@ -381,6 +382,10 @@ def render_report(
         "probe interval plus the stated tolerance after it. The SOP sets no number for the alert "
         '("immediately"); recovery is judged against the agent\'s RTO (emergency-procedures.md '
         "Appendix B).</p>"
+        "<h2>SOP invariants</h2><p class='muted'>The checker's verdict on each drill's "
+        "recorded history (sop/checker): held, violated at its first divergence, or not "
+        "exercised by that drill.</p>"
+        f"{render_invariants(invariant_table(results), drill_names(results.drills))}"
         f"<h2>SOP section 6 test plan</h2>{_checklist(items, by_id)}"
         f"<h2>Audit mapping</h2>{_audit(results, artifacts)}"
         f"<h2>Drill timelines</h2>{''.join(_card(view) for view in views) or _NO_DRILL}"
