@@ -294,6 +294,28 @@ def offline_by_storm(
         yield storm
 
 
+@contextmanager
+def offline_by_kill(
+    faults: FaultFactory, probes: Probes, watch: ModeWatch, policy: Policy, clock: DrillClock
+) -> Iterator[ModeChange]:
+    """OFFLINE by Scenario A: the dispatcher killed just after a heartbeat, until the block ends.
+
+    Yields the OFFLINE sighting; the block's end restarts the dispatcher (the kill's
+    revert, in a ``finally``), which is where the SOP 5 drills begin.
+    """
+    rule = policy.scenario_a
+    _, origin = mark_heartbeat(probes, policy)
+    with faults.kill("dispatcher"):
+        yield watch.wait_for(
+            "offline",
+            # SOP 2A: the silence, then the probes that confirm it, one interval of slack.
+            timeout_s=clock.wall_seconds(
+                rule.silence_minutes + 2 * rule.api_probe_interval_minutes
+            ),
+            after_mono=origin,
+        )
+
+
 def marker_entries(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The SOP 3.3 markers of an emergency log."""
     return [entry for entry in entries if entry.get("kind") == "marker"]

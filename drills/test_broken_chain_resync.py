@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from drills.lifecycle import mark_heartbeat, marker_entries, steady_state
+from drills.lifecycle import marker_entries, offline_by_kill, steady_state
 from fixtures.deployment import ContainerPath, Deployment, HostPath, location
 from fixtures.faults import FaultUnavailable
 from fixtures.waiting import wait_until
@@ -98,23 +98,13 @@ def test_a_log_edited_while_offline_is_resynced_in_a_new_epoch_losing_nothing(
     policy, clock, evidence, probes, faults
 ):
     """Log edited while OFFLINE: re-sync ends, new epoch held whole, old one kept and named."""
-    rule = policy.scenario_a
     rto_s = clock.wall_seconds(policy.rto.agent_operations_minutes)
     deployment: Deployment = probes.deployment
     where = location(probes.description.emergency_log)
-    kill = faults.kill("dispatcher")
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
         markers_before = len(marker_entries(probes.emergency_log()))
-        _, origin = mark_heartbeat(probes, policy)
-        with kill:
-            offline = watch.wait_for(
-                "offline",
-                timeout_s=clock.wall_seconds(
-                    rule.silence_minutes + 2 * rule.api_probe_interval_minutes
-                ),
-                after_mono=origin,
-            )
+        with offline_by_kill(faults, probes, watch, policy, clock) as offline:
             # SOP 3.3: the outage's marker is on disk before the harness edits it.
             before = wait_until(
                 probes.emergency_log,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.lifecycle import mark_heartbeat, steady_state
+from drills.lifecycle import offline_by_kill, steady_state
 from fixtures.waiting import wait_until
 
 
@@ -23,19 +23,10 @@ def test_recovery_stops_actions_uploads_log_and_requests_integrity_check(
     policy, clock, evidence, probes, faults
 ):
     """Dispatcher back after OFFLINE: actions stop, log re-synced entry for entry, checked."""
-    rule = policy.scenario_a
-    kill = faults.kill("dispatcher")
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        _, origin = mark_heartbeat(probes, policy)
-        with kill:
-            offline = watch.wait_for(
-                "offline",
-                timeout_s=clock.wall_seconds(
-                    rule.silence_minutes + 2 * rule.api_probe_interval_minutes
-                ),
-                after_mono=origin,
-            )
+        with offline_by_kill(faults, probes, watch, policy, clock) as offline:
+            pass
         # ``recovering`` may last less than one poll; the emergency log keeps it (below).
         watch.wait_for(
             "online",

@@ -27,12 +27,12 @@ from sop.history_json import (
     number,
     one_of,
     optional,
-    plain,
     read_fields,
     text,
     texts,
 )
 from sop.observations import Mode, ProbeOutcome, ProcessState, Trigger
+from sop.wire import plain
 
 #: The schema tag of a serialized history.
 HISTORY_SCHEMA = "sopdrill.history/1"

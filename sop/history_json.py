@@ -93,18 +93,3 @@ def read_fields(cls: type[Any], raw: Any, where: str, readers: Mapping[str, Read
     return cls(**values)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def plain(value: Any) -> Any:
-    """``value`` with every mapping a dict and every sequence a list (JSON-ready)."""
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    return value

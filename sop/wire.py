@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,15 @@ _FIELDS = {"kind", "dispatcher_id", "seq", "sent_at", "body", "sig"}
 def canonical_json(value: Any) -> bytes:
     """The one byte form that is signed and hashed: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every mapping a dict and every sequence a list (JSON-ready)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
 
 
 def _signature(key: bytes, unsigned: dict[str, Any]) -> str:

@@ -53,6 +53,26 @@ def _cite(history: History, sample: ModeSample, at: float) -> tuple[str, ...]:
     return (sample.evidence_id,) if other is None else (sample.evidence_id, other)
 
 
+def _sop2(
+    history: History,
+    sample: ModeSample,
+    required: str,
+    observed: str,
+    *,
+    at: float | None = None,
+    cited_at: float | None = None,
+) -> Divergence:
+    """A departure from SOP 2 seen in ``sample`` (at its time unless ``at`` says otherwise),
+    citing it and the harness's last observation before ``cited_at`` (default: its time)."""
+    return Divergence(
+        sample.at if at is None else at,
+        "SOP 2",
+        required,
+        observed,
+        _cite(history, sample, sample.at if cited_at is None else cited_at),
+    )
+
+
 def _judge_declaration(
     history: History, policy: Policy, views: _Views, d: Declaration
 ) -> Divergence | None:
@@ -67,22 +87,22 @@ def _judge_declaration(
     seen = d.seen
     if not floors or seen.at < min(floors) - TIMING_SLACK_MINUTES:
         due = f"not before {min(floors):.2f} ({oracle.reason})" if floors else "never"
-        return Divergence(
-            seen.at,
-            "SOP 2",
+        return _sop2(
+            history,
+            seen,
             f"no OFFLINE before a scenario holds (due {due})",
             f"mode {seen.mode} (trigger {seen.trigger})",
-            _cite(history, seen, seen.at),
         )
     if oracle.offline_at is not None:
         latest = latest_declaration(oracle.offline_at, policy)
         if d.before > latest:
-            return Divergence(
-                latest,
-                "SOP 2",
+            return _sop2(
+                history,
+                seen,
                 f"OFFLINE by {latest:.2f} ({oracle.reason})",
                 f"not declared at {d.before:.2f}, first seen at {seen.at:.2f}",
-                _cite(history, seen, oracle.offline_at),
+                at=latest,
+                cited_at=oracle.offline_at,
             )
     if seen.mode == "offline":
         trigger = seen.trigger
@@ -97,12 +117,11 @@ def _judge_declaration(
             )
             for v in (views.exact, views.early)
         ):
-            return Divergence(
-                seen.at,
-                "SOP 2",
+            return _sop2(
+                history,
+                seen,
                 f"the trigger of a scenario that held ({oracle.trigger or 'none held'})",
                 f"trigger {trigger}",
-                _cite(history, seen, seen.at),
             )
     return _judge_latch(history, policy, views, d)
 
@@ -136,12 +155,11 @@ def _judge_latch(
     released = any(not holds(max(cleared.at, at)) for at in answered)
     if not released:
         why = "a scenario still held" if answered else "no answer from the dispatcher"
-        return Divergence(
-            cleared.at,
-            "SOP 2",
+        return _sop2(
+            history,
+            cleared,
             "OFFLINE latched until the dispatcher answers again and no scenario holds",
             f"mode {cleared.mode} while {why}",
-            _cite(history, cleared, cleared.at),
         )
     if d.online is not None and not _resynced(history, d.before, d.online.at):
         return Divergence(
@@ -177,12 +195,13 @@ def _missed(history: History, policy: Policy, views: _Views, start: float) -> Di
     late = [s for s in history.of(ModeSample) if s.at > latest]
     if not late:
         return None
-    return Divergence(
-        latest,
-        "SOP 2",
+    return _sop2(
+        history,
+        late[0],
         f"OFFLINE by {latest:.2f} ({oracle.reason})",
         f"mode {late[0].mode} at {late[0].at:.2f}",
-        _cite(history, late[0], oracle.offline_at),
+        at=latest,
+        cited_at=oracle.offline_at,
     )
 
 

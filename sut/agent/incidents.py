@@ -9,6 +9,7 @@ service and remembers what the Dispatcher has received.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,25 +51,19 @@ def distress_signal(
     }
 
 
+@dataclass(eq=False)
 class IncidentReporter:
     """Reports each failed service to the Dispatcher once per outage; ``sent`` lists them."""
 
-    def __init__(
-        self,
-        agent: str,
-        dispatcher_url: str,
-        escalation_wall_s: float,
-        timeout_s: float,
-        key: bytes | None = None,
-    ) -> None:
-        self.agent = agent
-        self.dispatcher_url = dispatcher_url
-        self.escalation_wall_s = escalation_wall_s
-        self.timeout_s = timeout_s
-        self.key = key
-        #: Every distress signal the Dispatcher has, oldest first (``GET /v1/incidents``).
-        self.sent: list[dict[str, Any]] = []
-        self._reported: set[str] = set()
+    agent: str
+    dispatcher_url: str
+    escalation_wall_s: float
+    timeout_s: float
+    #: The key every distress signal is signed with (sop/callers.py).
+    key: bytes | None = field(default=None, repr=False)
+    #: Every distress signal the Dispatcher has, oldest first (``GET /v1/incidents``).
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    _reported: set[str] = field(default_factory=set, repr=False)
 
     async def report(self, client: httpx.AsyncClient, service_states: Mapping[str, str]) -> None:
         """Report every service not running that was not reported since it last ran."""
