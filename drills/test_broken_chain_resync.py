@@ -1,10 +1,11 @@
 """SOP 5.2 with a broken emergency-log chain: the log is edited on the agent's host while OFFLINE.
 
 The dispatcher is killed (Scenario A); once the agent is OFFLINE the harness changes one line
-of the agent's emergency log on its host (the outage's SOP 3.3 marker claims another trigger:
-the kind of edit a hand on the machine would make). The dispatcher is started again. The agent
-must still re-sync: seal the broken log, begin a new epoch, upload both until acknowledged
-and ask for the integrity check. The harness then judges from its own reads: the agent is
+of the agent's emergency log on its host (one digit of the outage's SOP 3.3 marker's hash:
+the chain breaks at that line, while every field the agent wrote stays its own word, so the
+SOP checker still judges the agent, not the harness's edit). The dispatcher is started
+again. The agent must still re-sync: seal the broken log, begin a new epoch, upload both
+until acknowledged and ask for the integrity check. The harness then judges from its own reads: the agent is
 online, the dispatcher holds every entry of the new epoch as the disk does, every entry the
 harness read before the edit is in the dispatcher's copy of the earlier epoch (nothing lost),
 and the integrity check names the edited line of that epoch.
@@ -28,8 +29,6 @@ from sop.errors import ChainError
 from sop.logupload import EPOCH_FIELD, epoch_of
 from sop.wire import canonical_json
 
-#: The edit: same length, so an append of the live agent is never overwritten or shifted.
-TRIGGER_EDIT = {"scenario_a": "scenario_b", "scenario_b": "scenario_a"}
 #: Wall seconds for one HTTP look at the dispatcher (a local call answers in milliseconds).
 HTTP_TIMEOUT_S = 5.0
 #: The edit program run on a container host: python3 is in the SUT image (it runs the agent).
@@ -42,13 +41,19 @@ _EDIT_PROGRAM = (
 )
 
 
+def _flipped(digest: str) -> str:
+    """The hash with its first hex digit changed: the same length, so an append of the live
+    agent is never overwritten or shifted, and no longer the entry's own hash."""
+    return ("1" if digest[0] == "0" else "0") + digest[1:]
+
+
 def marker_line(text: str) -> tuple[int, int, bytes, dict[str, Any]]:
     """The last SOP 3.3 marker of the log: its line number, byte offset, edited bytes, entry."""
     offset, found = 0, None
     for number, line in enumerate(text.split("\n"), start=1):
         entry = json.loads(line) if line.strip() else {}
         if entry.get("kind") == "marker":
-            edited = dict(entry, trigger=TRIGGER_EDIT[entry["trigger"]])
+            edited = dict(entry, hash=_flipped(entry["hash"]))
             found = (number, offset, canonical_json(edited), entry)
         offset += len(line.encode("utf-8")) + 1
     assert found is not None, "no SOP 3.3 marker in the agent's emergency log"
@@ -152,7 +157,7 @@ def test_a_log_edited_while_offline_is_resynced_in_a_new_epoch_losing_nothing(
     held = {entry["seq"]: entry for entry in earlier["entries"]}
     for entry in before:
         is_marker = entry["seq"] == marker["seq"]
-        expected = dict(entry, trigger=TRIGGER_EDIT[entry["trigger"]]) if is_marker else entry
+        expected = dict(entry, hash=_flipped(entry["hash"])) if is_marker else entry
         assert held.get(entry["seq"]) in (entry, expected), f"seq {entry['seq']} lost or changed"
     aside = deployment.read(deployment.locate(note["broken_file"]))
     assert aside is not None, f"the sealed log {note['broken_file']} is gone"

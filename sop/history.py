@@ -127,12 +127,15 @@ class LogEntry:
     """One entry of the agent's emergency log as read from disk (docs/architecture.md).
 
     ``at`` is the entry's own timestamp in SOP minutes since the drill's start; ``entry``
-    the whole JSON object (seq, kind, kind fields, prev, hash).
+    the whole JSON object (seq, kind, kind fields, prev, hash). ``sealed_in`` names the
+    file the agent set the entry aside in when its chain broke (an earlier epoch, whose
+    seq counts from 0 again); None for its live log.
     """
 
     at: float
     entry: Mapping[str, Any]
     evidence_id: str
+    sealed_in: str | None = None
 
 
 @dataclass(frozen=True)

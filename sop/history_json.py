@@ -91,5 +91,3 @@ def read_fields(cls: type[Any], raw: Any, where: str, readers: Mapping[str, Read
         except ValueError as exc:
             raise EvidenceError(f"history: {where}: {column.name}: {exc}") from None
     return cls(**values)
-
-

@@ -32,7 +32,11 @@ def _seq(entry: Mapping[str, Any]) -> int:
 
 
 def _agent_log(history: History) -> list[LogEntry]:
-    return sorted(history.of(LogEntry), key=lambda e: _seq(e.entry))
+    """The agent's live log, in its own order. A sealed epoch (set aside when the chain
+    broke) is by then a broken copy on purpose; its upload is the agent's epoch work,
+    compared here only through the live epoch the dispatcher's copy holds."""
+    live = [e for e in history.of(LogEntry) if e.sealed_in is None]
+    return sorted(live, key=lambda e: _seq(e.entry))
 
 
 def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
@@ -47,7 +51,12 @@ def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
     for e in executed(history):
         if str(e.entry.get("source")).startswith(TASK_PREFIX) or e.at < d.before:
             continue
-        after_entry = bool(began) and _seq(e.entry) > _seq(began[0].entry)
+        # Sequence numbers compare within one file only: a sealed epoch counts from 0 again.
+        after_entry = (
+            bool(began)
+            and e.sealed_in == began[0].sealed_in
+            and _seq(e.entry) > _seq(began[0].entry)
+        )
         after_seen = seen_at is not None and e.at > seen_at + TIMING_SLACK_MINUTES
         if d.online is not None and e.at > d.online.at:
             break  # a later episode's action, judged with its own declaration
