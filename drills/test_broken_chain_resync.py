@@ -1,14 +1,14 @@
 """SOP 5.2 with a broken emergency-log chain: the log is edited on the agent's host while OFFLINE.
 
-The dispatcher is killed (Scenario A); once the agent is OFFLINE the harness changes one line
-of the agent's emergency log on its host (one digit of the outage's SOP 3.3 marker's hash:
-the chain breaks at that line, while every field the agent wrote stays its own word, so the
-SOP checker still judges the agent, not the harness's edit). The dispatcher is started
-again. The agent must still re-sync: seal the broken log, begin a new epoch, upload both
-until acknowledged and ask for the integrity check. The harness then judges from its own reads: the agent is
-online, the dispatcher holds every entry of the new epoch as the disk does, every entry the
-harness read before the edit is in the dispatcher's copy of the earlier epoch (nothing lost),
-and the integrity check names the edited line of that epoch.
+The dispatcher is killed (Scenario A); once the agent is OFFLINE the harness changes one
+line of the agent's emergency log on its host (one digit of the outage's SOP 3.3 marker's
+hash: the chain breaks at that line, while every field the agent wrote stays its own word,
+so the SOP checker still judges the agent, not the harness's edit). The dispatcher is
+started again. The agent must still re-sync: seal the broken log, begin a new epoch, upload
+both until acknowledged and ask for the integrity check. The harness then judges from its
+own reads: the agent is online, the dispatcher holds every entry of the new epoch as the
+disk does, every entry the harness read before the edit is in the dispatcher's copy of the
+earlier epoch (nothing lost), and the integrity check names the edited line of that epoch.
 """
 
 from __future__ import annotations
