@@ -62,9 +62,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     """``raw`` as a JSON object; BodyRefused (400) for any other JSON value or none."""
     data = parse_json(raw)
     if not isinstance(data, dict):
-        raise BodyRefused(
-            f"request body: expected a JSON object, got {type(data).__name__}", 400
-        )
+        raise BodyRefused(f"request body: expected a JSON object, got {type(data).__name__}", 400)
     return data
 
 
