@@ -78,7 +78,15 @@ def _disk_percent(history: History, at: float) -> float | None:
         if isinstance(percent, int | float) and not isinstance(percent, bool):
             readings.append((fault.at, float(percent)))  # the fill fault's own statvfs
     seen = sorted(r for r in readings if r[0] <= at)
-    return seen[-1][1] if seen else None
+    if not seen:
+        return None
+    # The agent logs a decision once it has acted, so a reading inside the timing slack
+    # before the entry may already show the result (CI: the volume read back at 0.01 %
+    # 0.02 SOP-min before the rotation's entry): the highest reading in the slack, or
+    # the last one before it, is what the action met.
+    recent = [percent for when, percent in seen if when > at - TIMING_SLACK_MINUTES]
+    earlier = [percent for when, percent in seen if when <= at - TIMING_SLACK_MINUTES]
+    return max(recent + earlier[-1:])
 
 
 def _runaway(history: History, policy: Policy, pid: str, at: float) -> str | None:
@@ -92,6 +100,11 @@ def _runaway(history: History, policy: Policy, pid: str, at: float) -> str | Non
 
     def over(s: ProcessSample) -> bool:
         return s.cpu_percent > rule.cpu_percent_above or s.ram_percent > rule.ram_percent_above
+
+    # A sample inside the timing slack before the logged kill may show the process dying
+    # (CI: 4 % CPU just before the entry): judge by what came before it.
+    while len(samples) > 1 and samples[-1].at > at - TIMING_SLACK_MINUTES and not over(samples[-1]):
+        samples.pop()
 
     if not over(samples[-1]):
         return f"pid {pid} at {samples[-1].cpu_percent:g}% CPU, {samples[-1].ram_percent:g}% RAM"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sop.checker.actions import check_actions
+from sop.checker.tolerance import TIMING_SLACK_MINUTES
 from sop.history import (
     ActionEffect,
     ActionRequest,
@@ -173,3 +174,27 @@ def test_no_action_at_all_is_not_exercised(story: Any) -> None:
     history = story.drop(story.run(rotate=False), lambda r: isinstance(r, TreeDigest))
     assert check_actions(history, POLICY).status == "not_exercised"
     assert check_actions(story.run(), POLICY).status == "held"
+
+
+def test_a_reading_of_the_result_just_before_the_logged_action_does_not_hide_the_precondition(
+    story: Any,
+) -> None:
+    """Seen in CI on docker: the agent acts, the harness samples, then the agent logs.
+
+    A reading inside the timing slack before the entry that shows the result (the volume
+    emptied, the burner dying) must not make a correct action a violation; with nothing
+    above the bar before it, the action is still violated."""
+    at = offline_at(story) + 2
+    rotate = decision(at, "rotate_logs", "log_dir")
+    bar = POLICY.green_list.rotate_logs.disk_usage_percent_above
+    full = DiskSample(at - 1.0, bar + 5, "disk-full")
+    emptied = DiskSample(at - TIMING_SLACK_MINUTES / 2, 0.01, "disk-emptied")
+    assert check_actions(story.add(story.run(), full, emptied, rotate), POLICY).status == "held"
+    never_full = DiskSample(at - 1.0, bar - 5, "disk-low")
+    assert "log volume at" in judged(story.add(story.run(), never_full, emptied, rotate)).observed
+
+    kill_at = offline_at(story) + 1
+    dying = ProcessSample(kill_at - TIMING_SLACK_MINUTES / 2, 4242, "burner", 4.0, 0.0, "ps-dying")
+    kill = decision(kill_at, "kill_runaway", "4242")
+    samples = burner(kill_at - RUNAWAY.sustained_minutes - 0.5, kill_at - 0.5)
+    assert check_actions(story.add(story.run(), *samples, dying, kill), POLICY).status == "held"
