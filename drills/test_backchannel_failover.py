@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.lifecycle import marker_entries, offline_by_storm, steady_state
+from fixtures.lifecycle import marker_entries, offline_by_storm, steady_state
 from fixtures.waiting import wait_until
 
 

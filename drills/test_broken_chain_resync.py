@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from drills.lifecycle import marker_entries, offline_by_kill, steady_state
 from fixtures.deployment import ContainerPath, Deployment, HostPath, location
 from fixtures.faults import FaultUnavailable
+from fixtures.lifecycle import marker_entries, offline_by_kill, steady_state
 from fixtures.waiting import wait_until
 from sop.chain import verify_chain
 from sop.errors import ChainError

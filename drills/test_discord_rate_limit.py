@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from drills.lifecycle import marker_entries, offline_by_storm, steady_state
+from fixtures.lifecycle import marker_entries, offline_by_storm, steady_state
 from fixtures.waiting import wait_until
 
 #: Discord's own retry_after, in wall seconds (Discord's clock does not compress); within

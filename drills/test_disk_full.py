@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from drills.lifecycle import decisions, offline_by_storm, steady_state
+from fixtures.lifecycle import decisions, offline_by_storm, steady_state
 from fixtures.waiting import wait_until
 
 

@@ -15,7 +15,7 @@ import re
 import httpx
 import pytest
 
-from drills.lifecycle import assert_never_offline, steady_state
+from fixtures.lifecycle import assert_never_offline, steady_state
 from sop.observations import ApiProbe, Heartbeat, ProcessCheck
 from sop.oracle import never_offline
 

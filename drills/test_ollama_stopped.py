@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from drills.lifecycle import decisions, offline_by_storm, sop_since, steady_state
+from fixtures.lifecycle import decisions, offline_by_storm, sop_since, steady_state
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
 

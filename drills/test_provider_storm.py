@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from drills.lifecycle import (
+from fixtures.lifecycle import (
     DetectionJudge,
     assert_never_offline,
     delivered_alerts,

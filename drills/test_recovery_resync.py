@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.lifecycle import offline_by_kill, steady_state
+from fixtures.lifecycle import offline_by_kill, steady_state
 from fixtures.waiting import wait_until
 
 

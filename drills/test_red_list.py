@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.lifecycle import decisions, offline_by_storm, steady_state
+from fixtures.lifecycle import decisions, offline_by_storm, steady_state
 
 ROUTES = ("local", "task")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.lifecycle import decisions, offline_by_storm, steady_state
+from fixtures.lifecycle import decisions, offline_by_storm, steady_state
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.lifecycle import assert_never_offline, mark_heartbeat, sop_since, steady_state
+from fixtures.lifecycle import assert_never_offline, mark_heartbeat, sop_since, steady_state
 from sop.observations import ApiProbe, Heartbeat, ProcessCheck
 from sop.oracle import never_offline
 
