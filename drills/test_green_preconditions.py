@@ -31,7 +31,8 @@ def unmet_requests(policy, log_dir: str, burner_pid: int) -> list[tuple[str, str
     bar = policy.green_list.security_patch.cvss_above
     return [
         ("restart_service", RUNNING_SERVICE, {}),
-        ("rotate_logs", log_dir, {}),
+        # The asker claims the volume is full; the gate must measure it (statvfs).
+        ("rotate_logs", log_dir, {"disk_usage_percent": claimed_full(policy)}),
         ("kill_runaway", str(burner_pid), {}),
         (
             "security_patch",
@@ -44,6 +45,12 @@ def unmet_requests(policy, log_dir: str, burner_pid: int) -> list[tuple[str, str
             {"cve": "CVE-2026-10002", "cvss": bar + CVSS_MARGIN, "active_exploit": False},
         ),
     ]
+
+
+def claimed_full(policy) -> float:
+    """A disk usage halfway between the SOP's rotation bar and a full volume."""
+    above = policy.green_list.rotate_logs.disk_usage_percent_above
+    return (above + 100) / 2
 
 
 def met_patch(policy, cve: str) -> dict[str, Any]:

@@ -79,3 +79,44 @@ def test_scenario_a_needs_all_its_conditions(case, policy, drill, faults):
             timeout = policy.deployment.api_probe_timeout_minutes
             drill.expect_offline("scenario_a", outage, timeline, extra_minutes=timeout)
             drill.expect_alert("scenario_a")
+
+
+def dying_timeline(policy, killed_at: float, first_probe_at: float) -> list:
+    """Heartbeats gone since the origin, the API answering until ``killed_at``, then each
+    probe from ``first_probe_at`` on failing and the process dead."""
+    rule = policy.scenario_a
+    every = rule.api_probe_interval_minutes
+    answered = [ApiProbe(n * every, "ok") for n in range(int(killed_at / every) + 1)]
+    failed = [
+        ApiProbe(first_probe_at + n * every, CUT_OUTCOME) for n in range(rule.api_failures + 1)
+    ]
+    return [Heartbeat(0.0), *answered, *failed, ProcessCheck(killed_at, "dead")]
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.scenario("A")
+def test_a_dispatcher_dying_after_the_silence_is_declared_after_its_failed_probes(
+    policy, clock, drill, faults
+):
+    """Heartbeats cut past the silence while the API answers: no OFFLINE. Then the
+    dispatcher dies: OFFLINE once ``api_failures`` probes failed in a row, not at the
+    first (SOP 2A.2: the silence alone, or one failure, is not enough)."""
+    rule = policy.scenario_a
+    every = rule.api_probe_interval_minutes
+    with drill.steady(), drill.inject(faults.link_down(("agent_inbox",))) as outage:
+        clock.hold(rule.silence_minutes + every, "heartbeats cut past the silence, API up")
+        assert drill.watch.first("offline") is None, "silence alone is not Scenario A"
+        kill = faults.kill("dispatcher")
+        with kill:
+            killed_at = clock.sop_minutes(kill.injected_at_mono - outage.origin_mono)
+            # The agent's next probe comes at once at the soonest, one interval on at the
+            # latest (its probes keep their own phase).
+            drill.expect_offline_between(
+                "scenario_a",
+                outage,
+                dying_timeline(policy, killed_at, killed_at),
+                dying_timeline(policy, killed_at, killed_at + every),
+            )
+            drill.expect_alert("scenario_a")
