@@ -83,8 +83,13 @@ def _write_drafts(root: Path, results: RunResults, views: dict[str, DrillView]) 
     return written
 
 
-def build_report(out_dir: Path, *, render_allure: bool = True) -> BuiltReport:
-    """Write every derived artifact of OUT from OUT/evidence.json and OUT/junit.xml."""
+def build_report(
+    out_dir: Path, *, render_allure: bool = True, signer: str | None = None
+) -> BuiltReport:
+    """Write every derived artifact of OUT from OUT/evidence.json and OUT/junit.xml.
+
+    ``signer``: the fingerprint of the key that will sign the MANIFEST, named in the
+    report so that whoever reads it knows which key ``sopdrill verify`` must find."""
     root = Path(out_dir)
     evidence = read_evidence(root)
     values = secret_values(secrets_files(evidence))
@@ -126,6 +131,11 @@ def build_report(out_dir: Path, *, render_allure: bool = True) -> BuiltReport:
             [views[drill.nodeid] for drill in results.drills],
             artifacts=[a for a in artifacts if not a.startswith(f"{REPORT_DIR}/")],
             schema_problems=problems,
+            signature_note=(
+                f"signed with ed25519 key {signer} (MANIFEST.sig; sopdrill verify DIR)"
+                if signer
+                else "see MANIFEST.sig"
+            ),
         ),
         encoding="utf-8",
     )

@@ -25,6 +25,7 @@ from reports.signing import (
     SIGNING_KEY_ENV,
     SIGNING_KEY_FILE_ENV,
     VERIFY_KEY_ENV,
+    fingerprint,
     load_signing_key,
     load_verify_key,
     public_key_text,
@@ -216,3 +217,15 @@ def test_an_unsigned_manifest_is_refused_unless_allowed(
     assert f"{SIGNATURE_FILE}: unsigned: nothing proves who made" in capsys.readouterr().err
     assert main(["verify", "--allow-unsigned", str(run_dir)]) == 0
     assert "UNSIGNED (accepted by --allow-unsigned)" in capsys.readouterr().out
+
+
+def test_the_report_names_the_key_that_signed_its_manifest(run_dir: Path) -> None:
+    from reports.build import build_report
+
+    key = Ed25519PrivateKey.generate()
+    named = fingerprint(key.public_key())
+    html = build_report(run_dir, render_allure=False, signer=named).path.read_text("utf-8")
+    signature = write_manifest(run_dir, key)
+    assert signature.fingerprint == named
+    assert f"signed with ed25519 key {named}" in html
+    assert verify_manifest(run_dir, key.public_key()) == []
