@@ -1,5 +1,6 @@
 """SOP 4 rotate_logs: disk above 90 % while OFFLINE. Logs are rotated; application data and
-backups stay untouched, byte for byte; nothing is done while the dispatcher is online."""
+backups stay untouched, byte for byte; nothing is done while the dispatcher is online, nor
+while the volume is under the bar."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from fixtures.lifecycle import decisions, offline_by_storm, steady_state
+from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
 
 
@@ -50,3 +52,31 @@ def test_full_disk_while_offline_rotates_logs_and_spares_data(
     steady_state("after", probes, policy, evidence)
     for directory, before in protected.items():
         assert probes.tree_digest(directory) == before, f"{directory} changed (SOP 4 red list)"
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.test_plan(3)
+def test_a_volume_under_the_bar_is_not_rotated_while_offline(
+    policy, clock, evidence, probes, faults
+):
+    """Log volume filled to under the threshold while OFFLINE: nothing rotated (SOP 4:
+    rotate only "if disk usage exceeds 90%")."""
+    above = policy.green_list.rotate_logs.disk_usage_percent_above
+    # As far under the bar as the over case is over it: plainly under.
+    fill = faults.fill_disk(percent=above - (100 - above) / 2)
+    interval = policy.deployment.remediation_interval_minutes
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        with fill, offline_by_storm(faults, watch, policy, clock):
+            clock.hold(
+                2 * interval + DETECTION_TOLERANCE_MINUTES,
+                "remediation rounds while offline with the volume under the bar",
+            )
+            executed = [
+                d for d in decisions(probes.emergency_log(), "rotate_logs")
+                if d["decision"] == "executed"
+            ]  # fmt: skip
+            assert executed == [], f"rotated under the bar: {executed}"
+    steady_state("after", probes, policy, evidence)

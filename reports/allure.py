@@ -5,9 +5,10 @@ this adds what Allure reads beside them: ``categories.json`` (failures grouped b
 SOP clause their drill evidences, so a reviewer sees "SOP 3: backchannel alerting" and
 not a flat list), ``environment.properties`` (the run facts) and ``executor.json``.
 
-Where Java and npm's allure-commandline are installed (``npm install --prefix
-tools/allure allure-commandline``, never downloaded at report time), the Allure HTML
-report is rendered into OUT/allure-report/ with ``ALLURE_NO_ANALYTICS=true``; anything
+Where Allure is installed into tools/allure (never downloaded at report time), the
+Allure HTML report is rendered into OUT/allure-report/ as one offline page: Allure 3
+(``npm install --prefix tools/allure allure@3``) needs Node only, Allure 2
+(``allure-commandline``) needs Java. ``ALLURE_NO_ANALYTICS=true`` either way; anything
 missing skips the render with a one-line reason, and a render never blocks the report.
 """
 
@@ -18,6 +19,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -125,45 +127,98 @@ def allure_command(environ: Mapping[str, str] | None = None) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
-def render_allure_html(out_dir: Path, environ: Mapping[str, str] | None = None) -> str:
-    """Render OUT/allure-report/ offline if Java and the allure CLI are here; say what happened."""
-    env = dict(os.environ if environ is None else environ)
-    command = allure_command(env)
-    if shutil.which("java", path=env.get("PATH")) is None:
-        return "Allure HTML not rendered: no Java on PATH"
+def allure_major(command: Path) -> int:
+    """The major version of the Allure behind ``command``: 3 for npm's ``allure`` (Node),
+    2 for ``allure-commandline`` (Java), read from the package the command belongs to."""
+    for parent in command.resolve().parents:
+        manifest = parent / "package.json"
+        if manifest.is_file():
+            try:
+                package = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                break
+            if package.get("name") == "allure":
+                major = str(package.get("version", "")).partition(".")[0]
+                return int(major) if major.isdigit() else 2
+            break
+    return 2
+
+
+def _allure3_config(directory: Path) -> Path:
+    """An Allure 3 config: the classic (allure2) look as one self-contained page. Its
+    awesome plugin calls an analytics site whatever it is told; this one honours
+    ALLURE_NO_ANALYTICS, and nothing in a report may reach out."""
+    config = directory / "allurerc.mjs"
+    config.write_text(
+        "export default {\n"
+        '  name: "sopdrill",\n'
+        '  plugins: { allure2: { options: { singleFile: true, reportName: "sopdrill" } } },\n'
+        "};\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def _missing_runtime(command: Path | None, env: Mapping[str, str]) -> str | None:
+    """Why the allure CLI cannot run here (None: it can)."""
+    path = env.get("PATH")
     if command is None:
         return (
-            "Allure HTML not rendered: allure-commandline is not installed "
-            f"(npm install --prefix {TOOLS_DIR} allure-commandline, or set {ALLURE_ENV})"
+            "Allure HTML not rendered: allure is not installed "
+            f"(npm install --prefix {TOOLS_DIR} allure@3, or set {ALLURE_ENV})"
         )
+    if allure_major(command) >= 3:
+        if shutil.which("node", path=path) is None:
+            return "Allure HTML not rendered: Allure 3 needs Node.js on PATH (apt install nodejs)"
+        return None
+    if shutil.which("java", path=path) is None:
+        return (
+            "Allure HTML not rendered: no Java on PATH for allure-commandline "
+            f"(or install Allure 3, which needs Node only: npm install --prefix {TOOLS_DIR} "
+            "allure@3)"
+        )
+    return None
+
+
+def render_allure_html(out_dir: Path, environ: Mapping[str, str] | None = None) -> str:
+    """Render OUT/allure-report/ offline with the installed Allure (3 on Node, or 2 on
+    Java); say what happened in one line."""
+    env = dict(os.environ if environ is None else environ)
+    command = allure_command(env)
+    missing = _missing_runtime(command, env)
+    if missing is not None or command is None:
+        return missing or "Allure HTML not rendered"
     root = Path(out_dir)
+    report = root / REPORT_DIR
     # Allure's report would otherwise carry an analytics call; nothing may reach out.
     env["ALLURE_NO_ANALYTICS"] = "true"
-    try:
-        done = subprocess.run(
-            [
-                str(command),
-                "generate",
-                str(root / RESULTS_DIR),
-                "-o",
-                str(root / REPORT_DIR),
-                "--clean",
-                "--single-file",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=RENDER_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        shutil.rmtree(root / REPORT_DIR, ignore_errors=True)
-        return f"Allure HTML not rendered: {command}: {exc}"
-    if done.returncode != 0:
-        shutil.rmtree(root / REPORT_DIR, ignore_errors=True)
+    shutil.rmtree(report, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="sopdrill-allure-") as scratch:
+        if allure_major(command) >= 3:
+            argv = [str(command), "generate", str(root / RESULTS_DIR)]
+            argv += ["--config", str(_allure3_config(Path(scratch))), "--output", str(report)]
+        else:
+            argv = [str(command), "generate", str(root / RESULTS_DIR), "-o", str(report)]
+            argv += ["--clean", "--single-file"]
+        try:
+            done = subprocess.run(
+                argv,
+                env=env,
+                cwd=scratch,
+                capture_output=True,
+                text=True,
+                timeout=RENDER_TIMEOUT_S,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            shutil.rmtree(report, ignore_errors=True)
+            return f"Allure HTML not rendered: {command}: {exc}"
+    if done.returncode != 0 or not (report / "index.html").is_file():
+        shutil.rmtree(report, ignore_errors=True)
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"Allure HTML not rendered: allure exited {done.returncode}: {last[0]}"
-    return f"Allure HTML rendered offline into {REPORT_DIR}/index.html"
+    major = allure_major(command)
+    return f"Allure HTML rendered offline into {REPORT_DIR}/index.html (Allure {major})"
 
 
 __all__ = [
@@ -172,6 +227,7 @@ __all__ = [
     "RESULTS_DIR",
     "TOOLS_DIR",
     "allure_command",
+    "allure_major",
     "categories",
     "environment_lines",
     "render_allure_html",

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reports.allure import ALLURE_ENV, allure_command, render_allure_html, write_allure_extras
+from reports.allure import (
+    ALLURE_ENV,
+    allure_command,
+    allure_major,
+    render_allure_html,
+    write_allure_extras,
+)
 from reports.results import load_results
 
 
@@ -30,15 +36,48 @@ def test_categories_group_failures_by_sop_section(run_dir: Path) -> None:
     assert "suite=nightly" in environment
 
 
-def test_no_java_means_no_render_and_one_line_why(run_dir: Path, tmp_path: Path) -> None:
+def _fake_allure(root: Path, package: str, version: str) -> Path:
+    """An installed-looking allure CLI of ``package`` at ``version`` (never run here)."""
+    home = root / "node_modules" / package
+    home.mkdir(parents=True)
+    (home / "package.json").write_text(json.dumps({"name": package, "version": version}))
+    cli = home / "cli.js"
+    cli.write_text("#!/usr/bin/env node\n")
+    return cli
+
+
+def test_no_allure_means_no_render_and_says_how_to_install(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reports.allure.TOOLS_DIR", tmp_path / "no-tools")
     note = render_allure_html(run_dir, {"PATH": str(tmp_path)})
-    assert note == "Allure HTML not rendered: no Java on PATH"
+    assert note.startswith("Allure HTML not rendered: allure is not installed (npm install")
+    assert "allure@3" in note
     assert not (run_dir / "allure-report").exists()
 
 
+def test_allure_3_needs_node_and_allure_2_needs_java(run_dir: Path, tmp_path: Path) -> None:
+    three = _fake_allure(tmp_path / "a3", "allure", "3.18.0")
+    two = _fake_allure(tmp_path / "a2", "allure-commandline", "2.34.1")
+    assert (allure_major(three), allure_major(two)) == (3, 2)
+    bare = str(tmp_path / "empty-path")
+    note = render_allure_html(run_dir, {"PATH": bare, ALLURE_ENV: str(three)})
+    assert note == "Allure HTML not rendered: Allure 3 needs Node.js on PATH (apt install nodejs)"
+    note = render_allure_html(run_dir, {"PATH": bare, ALLURE_ENV: str(two)})
+    assert note.startswith("Allure HTML not rendered: no Java on PATH for allure-commandline")
+    assert not (run_dir / "allure-report").exists()
+
+
+def _allure_runs_here() -> bool:
+    command = allure_command()
+    if command is None:
+        return False
+    return shutil.which("node" if allure_major(command) >= 3 else "java") is not None
+
+
 @pytest.mark.skipif(
-    not (allure_command() and shutil.which("java")),
-    reason=f"no allure-commandline ({ALLURE_ENV} or tools/allure) or no Java here",
+    not _allure_runs_here(),
+    reason=f"no Allure here ({ALLURE_ENV} or tools/allure; scripts/report-tools.sh installs it)",
 )
 def test_the_allure_html_renders_offline(run_dir: Path) -> None:
     write_allure_extras(run_dir, load_results(run_dir))
