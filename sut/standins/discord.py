@@ -1,16 +1,26 @@
-"""A Discord REST v10 subset for a bot's direct messages: open a DM channel, post to it.
+"""A Discord REST v10 subset for a bot's direct messages, enough for a community library.
 
-``POST /api/v10/users/@me/channels`` ``{"recipient_id"}`` answers the DM channel object (the
-same channel for the same recipient, as Discord does); ``POST
-/api/v10/channels/{channel_id}/messages`` ``{"content"}`` answers the message object. Both
-want ``Authorization: Bot <token>``, answer Discord's JSON error shapes
-(``{"message", "code"}``, docs.discord.com/developers/topics/opcodes-and-status-codes) and
-carry Discord's ``X-RateLimit-*`` headers; a real per-route bucket limits them, and the
-``rate_limit`` fault answers Discord's 429 at once. The sink records each posted message.
+A bot written with a Discord library (hikari, tests/sut/standins/test_discord_community_client.py)
+runs against it unchanged but for its base URL and token:
+
+``GET /api/v10/users/@me``                      the bot's own user object (a library's login)
+``GET /api/v10/gateway/bot``                    the gateway URL, shards and session start limit
+``POST /api/v10/users/@me/channels``            ``{"recipient_id"}``: the DM channel object, the
+                                                same one for the same recipient, as Discord does
+``POST /api/v10/channels/{channel_id}/messages``  ``{"content"}``: the message object
+
+Each wants ``Authorization: Bot <token>`` and answers Discord's JSON errors ``{"message",
+"code"}`` (docs.discord.com/developers/topics/opcodes-and-status-codes): ``401: Unauthorized``,
+and for a route this subset does not serve ``404: Not Found`` or ``405: Method Not Allowed``,
+all with code 0. Each carries Discord's ``X-RateLimit-*`` headers; a real per-route bucket
+limits it, and so does the bot's global limit, counted over every authorized request
+(docs.discord.com/developers/topics/rate-limits, "Global Rate Limit": 50 requests a second).
+The ``rate_limit`` fault answers a per-route 429 at once. The sink records each posted message.
 
 Environment: ``SOPDRILL_DISCORD_TOKEN`` (the bot token, a secret: never logged),
-``SOPDRILL_DISCORD_RATE_LIMIT`` (requests per bucket window, default 5) and
-``SOPDRILL_DISCORD_RATE_WINDOW_SECONDS`` (default 5), and those of every service.
+``SOPDRILL_DISCORD_RATE_LIMIT`` (requests per bucket window, default 5),
+``SOPDRILL_DISCORD_RATE_WINDOW_SECONDS`` (default 5), ``SOPDRILL_DISCORD_GLOBAL_RATE_LIMIT``
+(requests a second over all routes, default 50, as Discord), and those of every service.
 """
 
 from __future__ import annotations
@@ -20,29 +30,50 @@ import itertools
 import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, Final
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
 from sut.standins.app import NotAJsonObject, guarded_app, read_json_object, run
 from sut.standins.fault import Fault
-from sut.standins.ratelimit import RateBuckets, exhausted, rate_limited
+from sut.standins.ratelimit import (
+    BucketReading,
+    RateBuckets,
+    exhausted,
+    globally_rate_limited,
+    rate_limited,
+)
 from sut.standins.sink import Sink
 
 SERVICE: Final = "discord"
 API: Final = "/api/v10"
+# Each route is spelled "METHOD path below API": _route_of finds it back from a request.
+MY_USER_ROUTE: Final = "GET /users/@me"
+GATEWAY_BOT_ROUTE: Final = "GET /gateway/bot"
 DM_ROUTE: Final = "POST /users/@me/channels"
 MESSAGE_ROUTE: Final = "POST /channels/{channel_id}/messages"
 MESSAGE_MAX_CHARS: Final = 2000  # Discord's limit on a message's content
 DEFAULT_RATE_LIMIT: Final = 5
 DEFAULT_RATE_WINDOW_SECONDS: Final = 5.0
+DEFAULT_GLOBAL_RATE_LIMIT: Final = 50  # docs: "All bots can make up to 50 requests per second"
+GLOBAL_RATE_WINDOW_SECONDS: Final = 1.0
+GLOBAL_BUCKET: Final = "global"
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000  # the first second of 2015, Discord's epoch
+# Apps kept Discord's legacy four-digit tag: the 2023 move to unique usernames ("0") left
+# bot users out (support-dev.discord.com, "Updating Apps to Support Unique Usernames").
+BOT_DISCRIMINATOR: Final = "4271"
+# There is no gateway here. A REST-only client only reads this URL; one that did connect
+# would fail on loopback instead of reaching Discord's real gateway.
+GATEWAY_URL: Final = "wss://127.0.0.1/"
 
 _log = get_logger(f"sut.standins.{SERVICE}")  # stable when run as __main__
 
@@ -63,7 +94,7 @@ class Snowflakes:
 
 
 def discord_error(
-    message: str, code: int, status: int, headers: dict[str, str] | None = None, **extra: Any
+    message: str, code: int, status: int, headers: Mapping[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
     """Discord's JSON error: ``{"message", "code"}`` plus, for form errors, ``errors``."""
     return JSONResponse({"message": message, "code": code, **extra}, status, headers=headers)
@@ -74,15 +105,27 @@ def _form_error(field: str, code: str, message: str, headers: dict[str, str]) ->
     return discord_error("Invalid Form Body", 50035, 400, headers, errors=errors)
 
 
-def _route_of(path: str) -> str:
-    return MESSAGE_ROUTE if path.startswith(f"{API}/channels/") else DM_ROUTE
+def _route_of(request: Request) -> str:
+    path = request.url.path.removeprefix(API)
+    if path.startswith("/channels/"):
+        return MESSAGE_ROUTE
+    return f"{request.method} {path}"
+
+
+async def _answer_http_error(request: Request, exc: Exception) -> Response:
+    """A 404 or 405 of the router: Discord's JSON error under ``/api/``, Starlette's elsewhere."""
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if not request.url.path.startswith("/api/"):
+        return PlainTextResponse(exc.detail, status, headers=exc.headers)
+    return discord_error(f"{status}: {HTTPStatus(status).phrase}", 0, status, exc.headers)
 
 
 def _user(user_id: str, username: str, *, bot: bool = False) -> dict[str, Any]:
     user: dict[str, Any] = {
         "id": user_id,
         "username": username,
-        "discriminator": "0000" if bot else "0",
+        "discriminator": BOT_DISCRIMINATOR if bot else "0",
         "global_name": None,
         "avatar": None,
         "public_flags": 0,
@@ -90,6 +133,21 @@ def _user(user_id: str, username: str, *, bot: bool = False) -> dict[str, Any]:
     if bot:
         user["bot"] = True
     return user
+
+
+def _own_user(user: dict[str, Any]) -> dict[str, Any]:
+    """``user`` as ``GET /users/@me`` shows it to its owner: the account's private fields too."""
+    return {
+        **user,
+        "banner": None,
+        "accent_color": None,
+        "flags": 0,
+        "mfa_enabled": False,
+        "locale": "en-US",
+        "verified": True,
+        "email": None,  # a bot has no email address
+        "premium_type": 0,
+    }
 
 
 @dataclass(frozen=True)
@@ -113,9 +171,12 @@ class DmChannel:
 class DiscordStandIn:
     """The request handlers, over the bot token, the DM channels opened and the sink."""
 
-    def __init__(self, token: str, buckets: RateBuckets, sink: Sink) -> None:
+    def __init__(
+        self, token: str, buckets: RateBuckets, global_buckets: RateBuckets, sink: Sink
+    ) -> None:
         self._expected_auth = f"Bot {token}".encode()
         self.buckets = buckets
+        self.global_buckets = global_buckets
         self.sink = sink
         self.ids = Snowflakes()
         self.bot = _user(self.ids.next(), "sopdrill-ops", bot=True)
@@ -127,14 +188,49 @@ class DiscordStandIn:
         presented = request.headers.get("authorization", "").encode()
         return hmac.compare_digest(presented, self._expected_auth)
 
+    def _admit(self, request: Request, route: str, resource: str = "") -> BucketReading | Response:
+        """The route's bucket reading for a request let through, else the 401 or 429 answer."""
+        if not self._authorized(request):
+            # Unauthorized requests are limited per IP address by Discord, not as the bot's.
+            return discord_error("401: Unauthorized", 0, 401)
+        # The global limit counts every request of the bot, a per-route 429 included, and its
+        # 429 leaves the route's bucket untouched: that request never reached the route.
+        held = self.global_buckets.hit(GLOBAL_BUCKET)
+        if held.limited:
+            return globally_rate_limited(held.reset_after_seconds)
+        reading = self.buckets.hit(route, resource)
+        return rate_limited(reading) if reading.limited else reading
+
+    async def my_user(self, request: Request) -> Response:
+        """``GET /api/v10/users/@me``: the bot's own user object."""
+        admitted = self._admit(request, MY_USER_ROUTE)
+        if isinstance(admitted, Response):
+            return admitted
+        return JSONResponse(_own_user(self.bot), headers=admitted.headers())
+
+    async def gateway_bot(self, request: Request) -> Response:
+        """``GET /api/v10/gateway/bot``: where the gateway is, one shard, a full session limit."""
+        admitted = self._admit(request, GATEWAY_BOT_ROUTE)
+        if isinstance(admitted, Response):
+            return admitted
+        body = {
+            "url": GATEWAY_URL,
+            "shards": 1,
+            "session_start_limit": {
+                "total": 1000,
+                "remaining": 1000,
+                "reset_after": 86_400_000,  # milliseconds: the limit is per day
+                "max_concurrency": 1,
+            },
+        }
+        return JSONResponse(body, headers=admitted.headers())
+
     async def create_dm(self, request: Request) -> Response:
         """``POST /api/v10/users/@me/channels``: the DM channel with ``recipient_id``."""
-        if not self._authorized(request):
-            return discord_error("401: Unauthorized", 0, 401)
-        reading = self.buckets.hit(DM_ROUTE)
-        if reading.limited:
-            return rate_limited(reading)
-        headers = reading.headers()
+        admitted = self._admit(request, DM_ROUTE)
+        if isinstance(admitted, Response):
+            return admitted
+        headers = admitted.headers()
         try:
             body = await read_json_object(request)
         except NotAJsonObject:
@@ -158,13 +254,11 @@ class DiscordStandIn:
 
     async def create_message(self, request: Request) -> Response:
         """``POST /api/v10/channels/{channel_id}/messages``: post ``content`` to a DM channel."""
-        if not self._authorized(request):
-            return discord_error("401: Unauthorized", 0, 401)
         channel_id = str(request.path_params["channel_id"])
-        reading = self.buckets.hit(MESSAGE_ROUTE, channel_id)
-        if reading.limited:
-            return rate_limited(reading)
-        headers = reading.headers()
+        admitted = self._admit(request, MESSAGE_ROUTE, channel_id)
+        if isinstance(admitted, Response):
+            return admitted
+        headers = admitted.headers()
         channel = self._by_id.get(channel_id)
         if channel is None:
             return discord_error("Unknown Channel", 10003, 404, headers)
@@ -226,33 +320,48 @@ class DiscordStandIn:
         """A replacing fault in Discord's shapes: its 429 with headers, or a JSON 5xx."""
         if fault.mode == "rate_limit":
             retry_after = fault.retry_after_seconds or 0.0
-            reading = exhausted(
-                _route_of(request.url.path), self.buckets.limit, retry_after, time.time()
-            )
+            reading = exhausted(_route_of(request), self.buckets.limit, retry_after, time.time())
             return rate_limited(reading)
         status = fault.status_code
         return discord_error(f"{status}: stand-in fault", 0, status)
 
 
+def _request_limit(settings: Settings, name: str, default: int) -> int:
+    limit = settings.integer(name, default)
+    if limit < 1:
+        raise ServiceConfigError(f"{SERVICE}: {name}: expected a whole number >= 1, got {limit}")
+    return limit
+
+
 def create_app(settings: Settings) -> Starlette:
     """The Discord stand-in configured from ``settings``."""
     token = settings.secret("SOPDRILL_DISCORD_TOKEN")
-    limit = settings.integer("SOPDRILL_DISCORD_RATE_LIMIT", DEFAULT_RATE_LIMIT)
+    limit = _request_limit(settings, "SOPDRILL_DISCORD_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     window = settings.number("SOPDRILL_DISCORD_RATE_WINDOW_SECONDS", DEFAULT_RATE_WINDOW_SECONDS)
-    if limit < 1:
-        raise ServiceConfigError(
-            f"{SERVICE}: SOPDRILL_DISCORD_RATE_LIMIT: expected a whole number >= 1, got {limit}"
-        )
     if not math.isfinite(window) or window <= 0:
         raise ServiceConfigError(
             f"{SERVICE}: SOPDRILL_DISCORD_RATE_WINDOW_SECONDS: expected seconds > 0, got {window}"
         )
-    standin = DiscordStandIn(token, RateBuckets(limit, window), Sink())
+    global_limit = _request_limit(
+        settings, "SOPDRILL_DISCORD_GLOBAL_RATE_LIMIT", DEFAULT_GLOBAL_RATE_LIMIT
+    )
+    standin = DiscordStandIn(
+        token,
+        RateBuckets(limit, window),
+        RateBuckets(global_limit, GLOBAL_RATE_WINDOW_SECONDS),
+        Sink(),
+    )
     api = [
+        ("GET", f"{API}/users/@me", standin.my_user),
+        ("GET", f"{API}/gateway/bot", standin.gateway_bot),
         ("POST", f"{API}/users/@me/channels", standin.create_dm),
         ("POST", f"{API}/channels/{{channel_id}}/messages", standin.create_message),
     ]
-    return guarded_app(api, standin.sink, standin.render_fault)
+    app = guarded_app(api, standin.sink, standin.render_fault)
+    # The router raises these for a path or method outside the subset; Discord answers JSON.
+    for status in (404, 405):
+        app.add_exception_handler(status, _answer_http_error)
+    return app
 
 
 def main() -> None:

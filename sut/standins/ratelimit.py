@@ -1,10 +1,15 @@
-"""Discord's per-route rate limits as the Discord stand-in answers them.
+"""Discord's rate limits as the Discord stand-in answers them: per route, and global.
 
 A fixed-window bucket per route and top-level resource (the channel id of
 ``/channels/{id}/messages``), the ``X-RateLimit-*`` headers Discord puts on every answer, and
 the 429 answer with its body ``{"message", "retry_after", "global"}`` and ``Retry-After``
 (docs.discord.com/developers/topics/rate-limits). The bucket id is a hash of the route only:
 Discord's ``X-RateLimit-Bucket`` does not include the top-level resource.
+
+A per-route 429 says ``"global": false`` and ``X-RateLimit-Scope: user``; a 429 of the bot's
+global limit says ``"global": true`` with ``X-RateLimit-Global: true`` and
+``X-RateLimit-Scope: global`` and, as the docs' example of it shows, no bucket headers: it is
+no bucket's doing.
 """
 
 from __future__ import annotations
@@ -15,8 +20,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from starlette.responses import JSONResponse
+
+#: The ``message`` of every 429 body, per-route and global alike.
+RATE_LIMITED_MESSAGE: Final = "You are being rate limited."
 
 
 def bucket_id(route: str) -> str:
@@ -46,17 +55,29 @@ class BucketReading:
         }
 
 
-def rate_limited(reading: BucketReading, scope: str = "user") -> JSONResponse:
-    """Discord's 429: the rate-limit body plus ``Retry-After`` and ``X-RateLimit-Scope``."""
-    retry_after = reading.reset_after_seconds
-    headers = {
-        **reading.headers(),
-        # Retry-After is whole seconds (RFC 9110); the body carries the precise float.
-        "Retry-After": str(math.ceil(retry_after)),
-        "X-RateLimit-Scope": scope,
+def _too_many_requests(
+    retry_after_seconds: float, headers: dict[str, str], *, is_global: bool
+) -> JSONResponse:
+    # Retry-After is whole seconds (RFC 9110); the body carries the precise float.
+    headers = {**headers, "Retry-After": str(math.ceil(retry_after_seconds))}
+    body = {
+        "message": RATE_LIMITED_MESSAGE,
+        "retry_after": retry_after_seconds,
+        "global": is_global,
     }
-    body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": False}
     return JSONResponse(body, status_code=429, headers=headers)
+
+
+def rate_limited(reading: BucketReading, scope: str = "user") -> JSONResponse:
+    """Discord's per-route 429: its body, ``Retry-After`` and the bucket's headers."""
+    headers = {**reading.headers(), "X-RateLimit-Scope": scope}
+    return _too_many_requests(reading.reset_after_seconds, headers, is_global=False)
+
+
+def globally_rate_limited(retry_after_seconds: float) -> JSONResponse:
+    """Discord's 429 of the global limit: ``"global": true``, ``X-RateLimit-Global: true``."""
+    headers = {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global"}
+    return _too_many_requests(retry_after_seconds, headers, is_global=True)
 
 
 def exhausted(route: str, limit: int, retry_after_seconds: float, wall: float) -> BucketReading:

@@ -1,9 +1,10 @@
-"""The Discord stand-in over real HTTP: DM channel, message, auth, errors, rate limits, sink."""
+"""The Discord stand-in over real HTTP: login, DM channel, message, auth, errors, limits, sink."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -31,8 +32,12 @@ def _settings(**extra: str) -> Settings:
 
 @pytest.fixture(scope="module")
 def base_url(serve: Callable[[Starlette], str]) -> str:
-    # A large bucket so that only the test about buckets ever meets the natural limit.
-    return serve(create_app(_settings(SOPDRILL_DISCORD_RATE_LIMIT="1000")))
+    # Large limits so that only the tests about limits ever meet the natural ones.
+    return serve(
+        create_app(
+            _settings(SOPDRILL_DISCORD_RATE_LIMIT="1000", SOPDRILL_DISCORD_GLOBAL_RATE_LIMIT="1000")
+        )
+    )
 
 
 @pytest.fixture
@@ -59,6 +64,36 @@ def test_create_dm_answers_a_dm_channel_object(client: httpx.Client) -> None:
     assert _open_dm(client) == channel["id"], "the same recipient gets the same DM channel"
 
 
+def test_my_user_is_the_bot_that_authors_the_messages(client: httpx.Client) -> None:
+    answer = client.get(f"{API}/users/@me")
+    assert answer.status_code == 200
+    me = answer.json()
+    assert me["id"].isdigit()
+    assert (me["bot"], me["global_name"], me["avatar"]) == (True, None, None)
+    assert len(me["discriminator"]) == 4, "bots keep the legacy four-digit tag"
+    assert {"mfa_enabled", "flags", "verified", "locale"} <= me.keys()
+    assert all(header in answer.headers for header in RATE_HEADERS)
+    channel_id = _open_dm(client)
+    message = client.post(f"{API}/channels/{channel_id}/messages", json={"content": "hi"}).json()
+    assert message["author"]["id"] == me["id"]
+
+
+def test_gateway_bot_answers_one_shard_on_loopback(client: httpx.Client) -> None:
+    answer = client.get(f"{API}/gateway/bot")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "url": "wss://127.0.0.1/",
+        "shards": 1,
+        "session_start_limit": {
+            "total": 1000,
+            "remaining": 1000,
+            "reset_after": 86_400_000,
+            "max_concurrency": 1,
+        },
+    }
+    assert all(header in answer.headers for header in RATE_HEADERS)
+
+
 def test_post_message_answers_a_message_object_from_the_bot(client: httpx.Client) -> None:
     channel_id = _open_dm(client)
     answer = client.post(f"{API}/channels/{channel_id}/messages", json={"content": "OFFLINE"})
@@ -83,13 +118,15 @@ def test_anything_but_the_bot_token_is_401(
     channel_id = _open_dm(client)
     headers = {} if authorization is None else {"Authorization": authorization}
     with httpx.Client(base_url=base_url, timeout=5, headers=headers) as stranger:
-        for path, body in [
-            (f"{API}/users/@me/channels", {"recipient_id": RECIPIENT}),
-            (f"{API}/channels/{channel_id}/messages", {"content": "hi"}),
-        ]:
-            answer = stranger.post(path, json=body)
-            assert answer.status_code == 401
-            assert answer.json() == {"message": "401: Unauthorized", "code": 0}
+        answers = [
+            stranger.get(f"{API}/users/@me"),
+            stranger.get(f"{API}/gateway/bot"),
+            stranger.post(f"{API}/users/@me/channels", json={"recipient_id": RECIPIENT}),
+            stranger.post(f"{API}/channels/{channel_id}/messages", json={"content": "hi"}),
+        ]
+    for answer in answers:
+        assert answer.status_code == 401
+        assert answer.json() == {"message": "401: Unauthorized", "code": 0}
     assert client.get("/_sink/messages").json() == []
 
 
@@ -97,6 +134,26 @@ def test_unknown_channel_is_404_10003(client: httpx.Client) -> None:
     answer = client.post(f"{API}/channels/123456789/messages", json={"content": "hi"})
     assert answer.status_code == 404
     assert answer.json() == {"message": "Unknown Channel", "code": 10003}
+
+
+@pytest.mark.parametrize("path", [f"{API}/users/@me/guilds", f"{API}/nope", "/api/v9/users/@me"])
+def test_a_route_outside_the_subset_is_discords_404(base_url: str, path: str) -> None:
+    # No Authorization at all: Discord routes the request before it looks at the token.
+    answer = httpx.get(f"{base_url}{path}", timeout=5)
+    assert answer.status_code == 404
+    assert answer.json() == {"message": "404: Not Found", "code": 0}
+
+
+def test_a_method_the_route_does_not_take_is_discords_405(client: httpx.Client) -> None:
+    answer = client.delete(f"{API}/users/@me")
+    assert answer.status_code == 405
+    assert answer.json() == {"message": "405: Method Not Allowed", "code": 0}
+    assert {method.strip() for method in answer.headers["Allow"].split(",")} == {"GET", "HEAD"}
+
+
+def test_the_harness_routes_keep_starlettes_plain_404(client: httpx.Client) -> None:
+    answer = client.get("/_nope")
+    assert (answer.status_code, answer.text) == (404, "Not Found")
 
 
 @pytest.mark.parametrize("body", [{"content": ""}, {"content": "   "}, {}])
@@ -187,6 +244,40 @@ def test_the_bucket_limits_for_real_and_says_when_to_retry(
     assert answers[0].headers["X-RateLimit-Bucket"] == answers[2].headers["X-RateLimit-Bucket"]
 
 
+def test_the_global_limit_answers_discords_global_429(
+    serve: Callable[[Starlette], str],
+) -> None:
+    app = create_app(
+        _settings(SOPDRILL_DISCORD_GLOBAL_RATE_LIMIT="2", SOPDRILL_DISCORD_RATE_LIMIT="1000")
+    )
+    with httpx.Client(base_url=serve(app), timeout=5, headers=AUTH) as client:
+        # Two routes: the global limit counts the bot's requests over all of them.
+        answers = [
+            client.get(f"{API}/users/@me"),
+            client.get(f"{API}/gateway/bot"),
+            client.get(f"{API}/users/@me"),
+        ]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    limited = answers[2]
+    body = limited.json()
+    assert body == {"message": "You are being rate limited.", "retry_after": ANY, "global": True}
+    assert 0 < body["retry_after"] <= 1
+    assert limited.headers["X-RateLimit-Global"] == "true"
+    assert limited.headers["X-RateLimit-Scope"] == "global"
+    assert limited.headers["Retry-After"] == "1"
+    assert "X-RateLimit-Bucket" not in limited.headers, "the global limit is no route's bucket"
+
+
+def test_a_route_429_is_not_global(serve: Callable[[Starlette], str]) -> None:
+    app = create_app(_settings(SOPDRILL_DISCORD_RATE_LIMIT="1"))
+    with httpx.Client(base_url=serve(app), timeout=5, headers=AUTH) as client:
+        answers = [client.get(f"{API}/users/@me") for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 429]
+    assert answers[1].json()["global"] is False
+    assert answers[1].headers["X-RateLimit-Scope"] == "user"
+    assert "X-RateLimit-Global" not in answers[1].headers
+
+
 @pytest.mark.parametrize(
     ("environ", "named"),
     [
@@ -195,6 +286,10 @@ def test_the_bucket_limits_for_real_and_says_when_to_retry(
         (
             {"SOPDRILL_DISCORD_TOKEN": TOKEN, "SOPDRILL_DISCORD_RATE_WINDOW_SECONDS": "-1"},
             "RATE_WINDOW_SECONDS",
+        ),
+        (
+            {"SOPDRILL_DISCORD_TOKEN": TOKEN, "SOPDRILL_DISCORD_GLOBAL_RATE_LIMIT": "0"},
+            "GLOBAL_RATE_LIMIT",
         ),
     ],
 )

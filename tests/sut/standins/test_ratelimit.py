@@ -1,8 +1,8 @@
-"""Discord-style rate-limit buckets: fixed windows per route and resource, Discord's headers."""
+"""Discord-style rate limits: fixed windows per route and resource, the global 429, headers."""
 
 from __future__ import annotations
 
-from sut.standins.ratelimit import RateBuckets, bucket_id, rate_limited
+from sut.standins.ratelimit import RateBuckets, bucket_id, globally_rate_limited, rate_limited
 
 
 class FakeClock:
@@ -54,3 +54,16 @@ def test_429_carries_discord_body_and_headers() -> None:
     assert answer.headers["x-ratelimit-remaining"] == "0"
     assert answer.headers["x-ratelimit-reset-after"] == "2.500"
     assert answer.headers["x-ratelimit-reset"] == "52.500"
+
+
+def test_global_429_says_global_and_carries_no_bucket_headers() -> None:
+    answer = globally_rate_limited(0.25)
+    assert answer.status_code == 429
+    assert (
+        answer.body == b'{"message":"You are being rate limited.","retry_after":0.25,"global":true}'
+    )
+    assert answer.headers["x-ratelimit-global"] == "true"
+    assert answer.headers["x-ratelimit-scope"] == "global"
+    assert answer.headers["retry-after"] == "1"
+    rate_headers = {name for name in answer.headers if name.startswith("x-ratelimit-")}
+    assert rate_headers == {"x-ratelimit-global", "x-ratelimit-scope"}
