@@ -49,6 +49,10 @@ def test_full_disk_while_offline_rotates_logs_and_spares_data(
                 assert touched, f"a rotation that freed space must name what it touched: {result}"
                 outside = [p for p in touched if fill.log_dir not in p.parents]
                 assert not outside, f"rotation touched files outside {fill.log_dir}: {outside}"
+                # Read while the volume is the agent's: the audit logs retained inside the log
+                # directory are on it (a mounted volume shows them only until its revert).
+                for directory, before in protected.items():
+                    assert probes.tree_digest(directory) == before, f"rotation touched {directory}"
     steady_state("after", probes, policy, evidence)
     for directory, before in protected.items():
         assert probes.tree_digest(directory) == before, f"{directory} changed (SOP 4 red list)"
