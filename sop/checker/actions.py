@@ -109,8 +109,12 @@ def _runaway(history: History, policy: Policy, pid: str, at: float) -> str | Non
     if not over(samples[-1]):
         return f"pid {pid} at {samples[-1].cpu_percent:g}% CPU, {samples[-1].ram_percent:g}% RAM"
     under = [s.at for s in samples if not over(s)]
-    since = under[-1] if under else samples[0].at
-    # The run began after the last sample under the bar: the earliest it may have begun.
+    first_over = next(s.at for s in samples if not under or s.at > under[-1])
+    # A CPU reading is the share since the round before it (a burner allocating its memory
+    # was over from its first instant: CI saw its first reading already at 100 %): the
+    # earliest the run may have begun is the sampling round before its first reading over.
+    rounds = [s.at for s in history.of(ProcessSample) if s.at < first_over]
+    since = max(rounds, default=first_over)
     if at - since < rule.sustained_minutes - TIMING_SLACK_MINUTES:
         return f"pid {pid} over the bar since at most {since:.2f}, {at - since:.2f} SOP-min"
     return None

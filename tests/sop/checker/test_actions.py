@@ -128,6 +128,25 @@ def test_a_runaway_killed_too_soon_or_allowlisted_is_violated(story: Any) -> Non
     assert "on the allowlist" in judged(allowed).observed
 
 
+def test_a_runaway_first_read_over_the_bar_may_have_begun_a_round_before(story: Any) -> None:
+    """A CPU reading is the share since the previous round: a process first read at 100 %
+    ran over the bar from that round on (CI: a burner allocating its memory)."""
+    at = offline_at(story) + 1
+    kill = decision(at, "kill_runaway", "4242")
+    first = at - RUNAWAY.sustained_minutes + 0.5  # read over only 4.5 min before the kill
+    prior_round = ProcessSample(first - 1.0, 1, "supervisord", 0.0, 3.0, "ps-round")
+    samples = [s for s in burner(first, at) if s.evidence_id != "ps-start"]
+    held = story.add(story.run(), prior_round, *samples, kill)
+    assert check_actions(held, POLICY).status == "held"
+    late = at - RUNAWAY.sustained_minutes + 2.5  # even a round before, 3.5 min over
+    samples = [s for s in burner(late, at) if s.evidence_id != "ps-start"]
+    early_round = ProcessSample(late - 1.0, 1, "supervisord", 0.0, 3.0, "ps-round")
+    assert (
+        "over the bar since at most"
+        in judged(story.add(story.run(), early_round, *samples, kill)).observed
+    )
+
+
 def test_a_patch_needs_an_advisory_above_the_bar_with_an_exploit(story: Any) -> None:
     at = offline_at(story) + 1
     base = story.add(
