@@ -19,7 +19,10 @@ from typing import Any
 from reports.errors import EvidenceUnreadable
 from sop.errors import EvidenceError
 from sop.events import Event
-from sop.evidence import EVIDENCE_FILE, EVIDENCE_SCHEMA, Detection, JournalEntry
+from sop.evidence import EVIDENCE_FILE, EVIDENCE_SCHEMA, HARNESS_ERROR, Detection, JournalEntry
+
+#: The verdict of a drill the harness's own error ended (the SOP unjudged).
+HARNESS_VERDICT = "HARNESS ERROR"
 
 JUNIT_FILE = "junit.xml"
 
@@ -56,13 +59,17 @@ class DrillResult(JournalEntry):
 
     @property
     def verdict(self) -> str:
-        """PASS, FAIL, ABORTED, SKIPPED or INTERRUPTED, cross-checked with JUnit and the window."""
+        """PASS, FAIL, HARNESS ERROR, ABORTED, SKIPPED or INTERRUPTED, cross-checked with
+        JUnit and the window. HARNESS ERROR: the harness's own exception ended the drill
+        (fixtures/journal.py), so the SOP was not judged: neither a PASS nor a FAIL of it."""
         if self.status == "interrupted":
             return "INTERRUPTED"
+        window_missed = self.detection is not None and not self.detection.within_window
+        if self.outcome == HARNESS_ERROR and not window_missed:
+            return HARNESS_VERDICT
         if self.status == "aborted":
             return "SKIPPED" if self.outcome == "skipped" else "ABORTED"
         junit_bad = self.junit is not None and self.junit.outcome in ("failed", "error")
-        window_missed = self.detection is not None and not self.detection.within_window
         if self.status != "completed" or junit_bad or window_missed:
             return "FAIL"
         return "PASS"
@@ -185,6 +192,7 @@ def load_results(out_dir: Path) -> RunResults:
 
 
 __all__ = [
+    "HARNESS_VERDICT",
     "JUNIT_FILE",
     "DrillResult",
     "JunitCase",

@@ -22,6 +22,8 @@ EVIDENCE_FILE = "evidence.json"
 EVIDENCE_SCHEMA = "sopdrill.evidence/1"
 #: A drill's journal status, as Chaos Toolkit names them (chaoslib/run.py).
 DRILL_STATUSES = ("completed", "failed", "aborted", "interrupted")
+#: The outcome of a drill the harness's own exception ended: the SOP was not judged.
+HARNESS_ERROR = "harness_error"
 #: What a secret is replaced with in every written artifact.
 REDACTED = "[redacted]"
 #: Shorter strings are never treated as secrets: replacing them would mangle ordinary
@@ -172,6 +174,7 @@ __all__ = [
     "DRILL_STATUSES",
     "EVIDENCE_FILE",
     "EVIDENCE_SCHEMA",
+    "HARNESS_ERROR",
     "MIN_SECRET_LENGTH",
     "REDACTED",
     "Detection",

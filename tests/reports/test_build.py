@@ -12,7 +12,8 @@ from reports.audit import AUDIT_FILE
 from reports.build import build_report
 from reports.checklist import plan_steps
 from reports.errors import EvidenceUnreadable
-from reports.results import junit_address
+from reports.results import HARNESS_VERDICT, DrillResult, JunitCase, junit_address
+from sop.evidence import Detection
 
 from .conftest import FAILED, PASSED
 
@@ -100,3 +101,20 @@ def test_missing_or_foreign_evidence_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "evidence.json").write_text('{"schema": "other"}', encoding="utf-8")
     with pytest.raises(EvidenceUnreadable, match=r"schema: expected 'sopdrill\.evidence/1'"):
         build_report(tmp_path)
+
+
+def _ended(outcome: str, *, late: bool = False) -> DrillResult:
+    detection = Detection.judge("scenario_a", 17.0 if late else 15.1, (15.0, 16.5))
+    return DrillResult(
+        "drills/test_x.py::test_x", "cid", "2026-12-03T00:00:00+00:00",
+        "2026-12-03T00:00:01+00:00", 1.0, "failed", False, outcome, "boom", {},
+        detection=detection,
+        junit=JunitCase("drills.test_x", "test_x", "failed", "boom", 1.0),
+    )  # fmt: skip
+
+
+def test_a_harness_error_is_neither_a_pass_nor_a_fail_of_the_sop() -> None:
+    assert _ended("harness_error").verdict == HARNESS_VERDICT
+    assert _ended("failed").verdict == "FAIL"
+    # A declaration seen outside the window is a FAIL whatever ended the drill after it.
+    assert _ended("harness_error", late=True).verdict == "FAIL"
