@@ -27,6 +27,8 @@ from sop.oracle import never_offline
 
 #: The dispatcher's answer while its provider rate-limits it (SOP 2B).
 TOO_MANY_REQUESTS = 429
+#: Heartbeats the storm outlasts the declaration by: each must leave OFFLINE latched.
+LATCHED_BEATS = 2
 
 
 def first_seen(probes, policy, status: int) -> tuple[float, float]:
@@ -85,6 +87,12 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
             (marker,) = marker_entries(probes.emergency_log())
             assert marker["trigger"] == "scenario_b"
             assert [m["content"] for m in messages] == [policy.render_alert(host, marker["reason"])]
+            # SOP 2B: the dispatcher's heartbeats keep coming through the storm; they prove
+            # it reachable, not the provider back: OFFLINE latches while the storm goes on.
+            beat = policy.deployment.heartbeat_interval_minutes
+            clock.hold(LATCHED_BEATS * beat, "heartbeats arriving while the 429 storm goes on")
+            left = [c.mode for c in watch.changes if c.at_mono > upper and c.mode != "offline"]
+            assert left == [], f"OFFLINE left during the storm: {left}"
     steady_state("after", probes, policy, evidence)
 
 
