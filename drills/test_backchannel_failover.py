@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.lifecycle import marker_entries, offline_by_storm, steady_state
+from fixtures.lifecycle import offline_by_storm, one_marker, steady_state
 from fixtures.waiting import wait_until
 
 
@@ -41,7 +41,7 @@ def test_discord_down_fails_over_to_signal(policy, clock, evidence, probes, faul
                 describe="the SOP 3.2 alert in the Signal stand-in's inbox",
             )
             entries = probes.emergency_log()
-            (marker,) = marker_entries(entries)
+            marker = one_marker(entries)
             assert [m["body"]["message"] for m in messages] == [
                 policy.render_alert(host, marker["reason"])
             ]
@@ -71,7 +71,7 @@ def test_both_channels_down_leaves_marker_and_loses_nothing(
                 timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
                 describe="the Signal attempt in the emergency log (both channels tried)",
             )
-            (marker,) = marker_entries(entries)
+            marker = one_marker(entries)
             assert marker["trigger"] == "scenario_b"
             assert marker["reason"]
             attempts = notifications(entries, "discord") + notifications(entries, "signal")

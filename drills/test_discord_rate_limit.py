@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from fixtures.lifecycle import marker_entries, offline_by_storm, steady_state
+from fixtures.lifecycle import offline_by_storm, one_marker, steady_state
 from fixtures.waiting import wait_until
 
 #: Discord's own retry_after, in wall seconds (Discord's clock does not compress); within
@@ -35,7 +35,7 @@ def test_discord_429_is_honoured_and_alert_delivered_once(policy, clock, evidenc
             )
             entries = probes.emergency_log()
         steady_state("after", probes, policy, evidence)
-    (marker,) = marker_entries(entries)
+    marker = one_marker(entries)
     assert [m["content"] for m in probes.sink_messages("discord")] == [
         policy.render_alert(host, marker["reason"])
     ], "delivered exactly once"

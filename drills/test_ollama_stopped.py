@@ -70,7 +70,9 @@ def test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task(
             timeout_s=clock.wall_seconds(policy.rto.ollama_minutes),
             describe="the agent's distress signal about Ollama at the dispatcher",
         )
-        (incident,) = [i for i in incidents if i.get("component") == "ollama"]
+        reported = [i for i in incidents if i.get("component") == "ollama"]
+        assert len(reported) == 1, f"one incident for the stopped Ollama: {reported}"
+        incident = reported[0]
         assert incident["agent"] == "agent"
         clock.hold(2 * interval, "two remediation rounds: the agent must not act on its own")
         # STARTING is a restart too: only a program still stopped proves the agent waited.

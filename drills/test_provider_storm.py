@@ -16,6 +16,7 @@ from fixtures.lifecycle import (
     assert_never_offline,
     delivered_alerts,
     marker_entries,
+    one_marker,
     oracle_window,
     sop_since,
     steady_state,
@@ -84,7 +85,7 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
                 wait_minutes=storm_offline_within(policy),
             )
             messages = delivered_alerts(probes, policy, clock)
-            (marker,) = marker_entries(probes.emergency_log())
+            marker = one_marker(probes.emergency_log())
             assert marker["trigger"] == "scenario_b"
             assert [m["content"] for m in messages] == [policy.render_alert(host, marker["reason"])]
             # SOP 2B: the dispatcher's heartbeats keep coming through the storm; they prove
