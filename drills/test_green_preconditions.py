@@ -13,6 +13,7 @@ the bar with an active exploit is executed, once per ask.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -94,19 +95,19 @@ def test_green_actions_run_only_when_their_precondition_holds(
     assert service_pid is not None, f"{RUNNING_SERVICE} must run before the drill"
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        phases = (("task", None), ("local", offline_by_storm))
-        for route, mode in phases:
-            # A fresh burner each time: over the bar, for far less than the SOP window.
-            burner = faults.burn_ram(allowlisted=False, percent=(rule.ram_percent_above + 100) / 2)
-            with burner:
+        for route, offline in (("task", False), ("local", True)):
+            with ExitStack() as phase:
+                if offline:
+                    phase.enter_context(offline_by_storm(faults, watch, policy, clock))
+                # A fresh burner once the mode is there: over the bar, for far less than the
+                # SOP window (one started before the storm would be past it by OFFLINE).
+                percent = (rule.ram_percent_above + 100) / 2
+                burner = phase.enter_context(faults.burn_ram(allowlisted=False, percent=percent))
                 asks = unmet_requests(policy, log_dir, burner.pid)
                 patch = ("security_patch", "openssl", met_patch(policy, f"CVE-2026-2{route}"))
-                if mode is None:
-                    verdicts = ask_each(faults, route, [*asks, patch], burner)
-                    assert probes.agent_state()["mode"] == "online", "tasks are for online"
-                else:
-                    with mode(faults, watch, policy, clock):
-                        verdicts = ask_each(faults, route, [*asks, patch], burner)
+                verdicts = ask_each(faults, route, [*asks, patch], burner)
+                expected = "offline" if offline else "online"
+                assert probes.agent_state()["mode"] == expected, f"{route} requests: {expected}"
             refused, executed = verdicts[:-1], verdicts[-1]
             for verdict in refused:
                 assert verdict["status"] == 403, f"{route}: precondition not met: {verdict}"

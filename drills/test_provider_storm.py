@@ -92,7 +92,9 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
             # it reachable, not the provider back: OFFLINE latches while the storm goes on.
             beat = policy.deployment.heartbeat_interval_minutes
             clock.hold(LATCHED_BEATS * beat, "heartbeats arriving while the 429 storm goes on")
-            left = [c.mode for c in watch.changes if c.at_mono > upper and c.mode != "offline"]
+            declared = watch.first("offline", after_mono=upper)
+            assert declared is not None, "OFFLINE was seen above"
+            left = [c.mode for c in watch.changes if c.at_mono > declared.at_mono]
             assert left == [], f"OFFLINE left during the storm: {left}"
     steady_state("after", probes, policy, evidence)
 
