@@ -36,7 +36,7 @@ def test_hung_dispatcher_is_declared_offline_only_when_scenario_a_allows(
     hang = faults.hang("dispatcher")
     with drill.steady(), drill.inject(hang) as outage:
         timeline = outage.failing("timeout", "stopped", hold)
-        if not drill.offline_due(outage, timeline):
+        if not drill.offline_due(outage, timeline, until=hold):
             drill.expect_no_offline(timeline(0.0), hold, "dispatcher hung past the silence")
             assert probes.process_state(hang.pid) == "stopped", "the fault must still hold"
             assert probes.agent_state()["mode"] == "suspect", (

@@ -40,7 +40,7 @@ def _declared_in_window(kind, policy, clock, drill, probes, faults):
     until = rule.silence_minutes + rule.api_probe_interval_minutes * rule.api_failures
     with drill.steady(), drill.inject(getattr(faults, kind)(DISPATCHER_HOST)) as outage:
         timeline = outage.failing(outcome, process, until)
-        assert drill.offline_due(outage, timeline), (
+        assert drill.offline_due(outage, timeline, until=until), (
             f"drill {kind}: the oracle says a {kind} of the dispatcher's host is never "
             "OFFLINE; this drill is for a dispatcher on its own host"
         )

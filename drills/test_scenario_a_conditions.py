@@ -72,7 +72,7 @@ def test_scenario_a_needs_all_its_conditions(case, policy, drill, faults):
         def timeline(heartbeat_at):
             return case_timeline(case, policy, heartbeat_at, outage.began, hold)
 
-        if not drill.offline_due(outage, timeline):
+        if not drill.offline_due(outage, timeline, until=hold):
             drill.expect_no_offline(timeline(0.0), hold, f"{' and '.join(CASES[case])} cut")
         else:
             # A cut link may make the probe wait out its timeout (SOP 2A.2).

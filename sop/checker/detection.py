@@ -126,6 +126,25 @@ def _judge_declaration(
     return _judge_latch(history, policy, views, d)
 
 
+def release_at(history: History, policy: Policy, views: _Views, d: Declaration) -> float | None:
+    """When the harness saw the answer that released declaration ``d``'s latch (None: no
+    such answer): the first, up to one probe interval after the agent left OFFLINE, once
+    which no scenario held (during a 429 storm heartbeats answer, B still holds)."""
+    cleared = d.cleared
+    if cleared is None:
+        return None
+    horizon = cleared.at + answer_horizon(policy)
+    answered = [at for at, _ in answers(history, policy) if d.before <= at <= horizon]
+
+    def holds(at: float) -> bool:
+        return scenario_a_holds(
+            views.exact, policy, co_located=views.co_located, start=d.start, at=at
+        ) or scenario_b_holds(views.exact, policy, at=at)
+
+    # The agent's own probe may find the dispatcher answering before the harness's does.
+    return next((max(cleared.at, at) for at in answered if not holds(max(cleared.at, at))), None)
+
+
 def _judge_latch(
     history: History, policy: Policy, views: _Views, d: Declaration
 ) -> Divergence | None:
@@ -141,19 +160,10 @@ def _judge_latch(
             "mode suspect after offline",
             (cleared.evidence_id,),
         )
-    horizon = cleared.at + answer_horizon(policy)
-    answered = [at for at, _ in answers(history, policy) if d.before <= at <= horizon]
-
-    def holds(at: float) -> bool:
-        return scenario_a_holds(
-            views.exact, policy, co_located=views.co_located, start=d.start, at=at
-        ) or scenario_b_holds(views.exact, policy, at=at)
-
-    # The agent's own probe may find the dispatcher answering before the harness's does:
-    # an answer the harness saw up to one probe interval later releases the latch, if no
-    # scenario held once it was seen (during a 429 storm heartbeats answer, B still holds).
-    released = any(not holds(max(cleared.at, at)) for at in answered)
-    if not released:
+    released = release_at(history, policy, views, d)
+    if released is None:
+        horizon = cleared.at + answer_horizon(policy)
+        answered = [at for at, _ in answers(history, policy) if d.before <= at <= horizon]
         why = "a scenario still held" if answered else "no answer from the dispatcher"
         return _sop2(
             history,
@@ -219,7 +229,11 @@ def detection_divergence(history: History, policy: Policy) -> Divergence | None:
             return divergence
         if d.online is None:
             return None
-        start = d.online.at
+        # A new declaration is due only once a scenario holds again after the answer that
+        # released this one: the harness may see that answer a probe interval after the
+        # agent did (CI's docker nightly: a stale run of failed probes made the checker
+        # demand a second OFFLINE the instant the agent was back online).
+        start = max(d.online.at, release_at(history, policy, views, d) or d.online.at)
     return _missed(history, policy, views, start)
 
 
