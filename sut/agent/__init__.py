@@ -14,6 +14,7 @@ resync       SOP 5: stop, upload the log until acknowledged, request an integrit
 incidents    while online: distress signals to the Dispatcher, once per outage
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
 service      the running agent: loops that feed the detector and act on its verdicts
+liveness     which of those loops still run: ``/healthz`` is degraded once one has ended
 app          the HTTP API over the service; ``python -m sut.agent`` serves it
 """
 
@@ -25,6 +26,7 @@ from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.inbox import InboxVerifier, Rejected, Taken
 from sut.agent.incidents import IncidentReporter, distress_signal
+from sut.agent.liveness import Loops, LoopStopped
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import ChannelConfig, Notifier
 from sut.agent.remediation import ExecutionError, Executor, plan
@@ -52,6 +54,8 @@ __all__ = [
     "HostFacts",
     "InboxVerifier",
     "IncidentReporter",
+    "LoopStopped",
+    "Loops",
     "Notifier",
     "Rejected",
     "Resync",

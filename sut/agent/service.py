@@ -5,7 +5,8 @@ the talking lives in their own rooms (notifier, resync, incidents, metrics); thi
 them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the detector, alerts
 on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
 incidents while online. Every decision and state change lands in the emergency log. Without a
-valid policy it runs none of that and fails closed (sut/agent/failclosed.py).
+valid policy it runs none of that and fails closed (sut/agent/failclosed.py). It knows which
+of its detection loops still run (sut/agent/liveness.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.inbox import InboxAnswer, InboxVerifier, Rejected, Taken, task_request
 from sut.agent.incidents import IncidentReporter
+from sut.agent.liveness import Loops
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
 from sut.agent.remediation import ExecutionTargets, Executor, plan
@@ -82,6 +84,8 @@ class AgentService:
         self.decisions: list[dict[str, Any]] = []
         self.notifications: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The detection loops: ``/healthz`` is degraded once one of them has ended.
+        self.loops = Loops()
         self._resync: Resync | None = None
         self._resync_task: asyncio.Task[Any] | None = None
         self._refused_once: set[tuple[str, str, str]] = set()
@@ -139,9 +143,9 @@ class AgentService:
             key=cfg.hmac_key,
         )
         self._spawn(self._resync.register())
-        self._spawn(self._probe_loop())
-        self._spawn(self._tick_loop())
-        self._spawn(self._remediation_loop())
+        self._spawn(self._probe_loop(), loop="probe_loop")
+        self._spawn(self._tick_loop(), loop="tick_loop")
+        self._spawn(self._remediation_loop(), loop="remediation_loop")
 
     async def stop(self) -> None:
         """Cancel every loop and close the client."""
@@ -153,10 +157,13 @@ class AgentService:
         if self._client is not None:
             await self._client.aclose()
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, Any], loop: str | None = None) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background; ``loop`` names a detection loop, watched for its end."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+        if loop is not None:
+            self.loops.watch(loop, task)
         return task
 
     def _finished(self, task: asyncio.Task[Any]) -> None:

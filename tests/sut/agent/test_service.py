@@ -27,6 +27,7 @@ from sop.chain import verify_chain
 from sop.policy import load_policy
 from sop.timescale import TimeScale
 from sop.wire import sign_envelope
+from sut.agent import service as service_module
 from sut.agent.app import create_app
 from sut.agent.config import AgentConfig, load_config
 from sut.agent.notifier import ChannelConfig
@@ -415,6 +416,74 @@ def test_a_malformed_action_request_is_a_bad_request_and_nothing_is_logged(onlin
     assert agent.post("/v1/actions", json=body).status_code == 400
     assert agent.post("/v1/actions", content=b"{not json").status_code == 400
     assert service.decisions == []
+
+
+# ---- health tells the truth -------------------------------------------------------------------
+
+
+def break_probe(monkeypatch, service: AgentService, broken: threading.Event) -> None:
+    probe = service_module.probe_api
+
+    async def probe_api(*args: Any) -> Any:
+        if broken.is_set():
+            raise RuntimeError("probe exploded")
+        return await probe(*args)
+
+    monkeypatch.setattr(service_module, "probe_api", probe_api)
+
+
+def break_tick(monkeypatch, service: AgentService, broken: threading.Event) -> None:
+    tick = service.detector.tick
+
+    def broken_tick(now: float) -> Any:
+        if broken.is_set():
+            raise RuntimeError("tick exploded")
+        return tick(now)
+
+    monkeypatch.setattr(service.detector, "tick", broken_tick)
+
+
+def break_remediation(monkeypatch, service: AgentService, broken: threading.Event) -> None:
+    facts = service.facts
+
+    async def broken_facts() -> Any:
+        if broken.is_set():
+            raise RuntimeError("facts exploded")
+        return await facts()
+
+    monkeypatch.setattr(service, "facts", broken_facts)
+
+
+@pytest.mark.parametrize(
+    ("loop", "break_loop", "error"),
+    [
+        ("probe_loop", break_probe, "RuntimeError: probe exploded"),
+        ("tick_loop", break_tick, "RuntimeError: tick exploded"),
+        ("remediation_loop", break_remediation, "RuntimeError: facts exploded"),
+    ],
+)
+def test_healthz_is_degraded_once_a_detection_loop_has_stopped(
+    serve, tmp_path, monkeypatch, loop, break_loop, error
+):
+    dispatcher = FakeDispatcher()
+    dispatcher.mode = "ok"
+    url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    service = AgentService(agent_config(tmp_path, url, url=None))
+    broken = threading.Event()
+    break_loop(monkeypatch, service, broken)
+    agent = serve(create_app(service))
+    healthy = agent.get("/healthz")
+    assert (healthy.status_code, healthy.json()["status"]) == (200, "ok")
+
+    broken.set()
+
+    health = wait_for(
+        lambda: (h := agent.get("/healthz")).status_code == 503 and h, f"{loop} to stop"
+    )
+    degraded = health.json()
+    assert (degraded["status"], degraded["reason"]) == ("degraded", f"{loop} stopped: {error}")
+    assert degraded["mode"] in ("online", "suspect")
+    assert agent.get("/v1/state").status_code == 200  # alive; only unfit to watch
 
 
 # ---- an invalid policy: fail closed -----------------------------------------------------------
