@@ -3,7 +3,8 @@
 While the Dispatcher is reachable the agent does not heal on its own: it reports, and acts
 only on a task the Dispatcher assigns (SOP 4 applies only "during an offline state").
 :func:`distress_signal` builds the JSON; :class:`IncidentReporter` sends one per outage of a
-service and remembers what the Dispatcher has received.
+service and remembers what the Dispatcher has received; :meth:`IncidentReporter.send` also
+carries the agent's own escalations (a re-sync refused past the RTO, sut/agent/resync_watch.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import httpx
 
 from sut.agent.upstream import post_signed
 
-#: emergency-procedures.md severity table: "Ollama down" is P1.
-SEVERITY_BY_COMPONENT = {"ollama": "P1"}
+#: emergency-procedures.md severity table: "Ollama down" is P1; so is a re-sync refused past
+#: the Agent Operations RTO (P1 "Major service failure", response time 15 minutes).
+SEVERITY_BY_COMPONENT = {"ollama": "P1", "resync": "P1"}
 
 
 def distress_signal(
@@ -30,6 +32,9 @@ def distress_signal(
     attempts: int,
     escalation_wall_s: float,
     now: datetime | None = None,
+    category: str = "service_failure",
+    message: str | None = None,
+    auto_recovery_attempted: bool = False,
 ) -> dict[str, Any]:
     """The distress-signal JSON of emergency-procedures.md for a failed ``component``."""
     at = now or datetime.now(UTC)
@@ -37,14 +42,14 @@ def distress_signal(
         "timestamp": at.isoformat(),
         "agent": agent,
         "severity": SEVERITY_BY_COMPONENT.get(component, "P2"),
-        "category": "service_failure",
+        "category": category,
         "component": component,
-        "message": f"{component} service not responding to health checks",
+        "message": message or f"{component} service not responding to health checks",
         "context": {
             "last_success": last_success,
             "attempts": attempts,
             "error": error,
-            "auto_recovery_attempted": False,
+            "auto_recovery_attempted": auto_recovery_attempted,
         },
         "requested_action": "father_intervention",
         "escalation_timeout": (at + timedelta(seconds=escalation_wall_s)).isoformat(),
@@ -81,9 +86,15 @@ class IncidentReporter:
                 attempts=1,
                 escalation_wall_s=self.escalation_wall_s,
             )
-            if await self._deliver(client, signal):
+            if await self.send(client, signal):
                 self._reported.add(name)
-                self.sent.append(signal)
+
+    async def send(self, client: httpx.AsyncClient, signal: dict[str, Any]) -> bool:
+        """Send one distress signal; kept in ``sent`` when the Dispatcher has it."""
+        delivered = await self._deliver(client, signal)
+        if delivered:
+            self.sent.append(signal)
+        return delivered
 
     async def _deliver(self, client: httpx.AsyncClient, signal: dict[str, Any]) -> bool:
         """Whether the Dispatcher has ``signal`` now (or most likely has it)."""

@@ -7,7 +7,9 @@ then Signal (SOP 3.2) only if Discord did not deliver. Every request's outcome i
 (delivered | rate_limited | failed), ``attempt`` (1, 2, ... per channel and alert), ``request``
 (create_dm | create_message | send), ``status``, ``error`` and, for a 429, ``retry_after``.
 A successful DM-channel opening is a step, not an outcome, and is not logged. The bot token
-never appears in an entry, a log line or an exception.
+never appears in an entry, a log line or an exception. An escalation to 0x01
+(:meth:`Notifier.escalate`) goes the same way without a marker, its entries naming what it
+is ``about``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ class NotificationResult:
 
     delivered_via: str | None
     attempts: tuple[dict[str, Any], ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """The result as ``GET /v1/notifications`` lists it."""
+        return {"delivered_via": self.delivered_via, "attempts": list(self.attempts)}
 
 
 class Notifier:
@@ -101,23 +107,40 @@ class Notifier:
         # SOP 3.3 is last in priority but written first: it needs no network, so an outage of
         # both channels (or a crash while sending) still leaves the trigger on disk.
         self._append("marker", trigger=trigger, reason=reason, host=self._host)
-        text = self._policy.render_alert(self._host, reason)
+        return await self._send(self._policy.render_alert(self._host, reason), trigger, None)
+
+    async def escalate(self, about: str, text: str) -> NotificationResult:
+        """Send ``text`` to 0x01 over the same channels in the same order, with no marker.
+
+        An escalation (emergency-procedures.md escalation matrix: what the agent could not
+        resolve itself) is not an OFFLINE declaration, of which SOP 3.3 keeps one marker
+        each; its ``notification`` entries say ``about`` what it was.
+        """
+        return await self._send(text, about, about)
+
+    async def _send(self, text: str, what: str, about: str | None) -> NotificationResult:
+        """``text`` on each channel in the policy's order until one delivers."""
         attempts: list[dict[str, Any]] = []
         async with self._http() as client:
             for backchannel in sorted(self._policy.backchannels, key=lambda b: b.priority):
                 channel = CHANNEL_NAMES.get(backchannel.kind)
                 if channel is None:
-                    continue  # local_log: the marker above
-                if await self._try(channel, client, text, attempts):
+                    continue  # local_log: the marker (or an escalation's own log entry)
+                if await self._try(channel, client, text, attempts, about):
                     return NotificationResult(channel, tuple(attempts))
         log.error(
             "alert not delivered on any backchannel",
-            extra={"fields": {"trigger": trigger, "attempts": len(attempts)}},
+            extra={"fields": {"trigger": what, "attempts": len(attempts)}},
         )
         return NotificationResult(None, tuple(attempts))
 
     async def _try(
-        self, channel: str, client: httpx.AsyncClient, text: str, attempts: list[dict[str, Any]]
+        self,
+        channel: str,
+        client: httpx.AsyncClient,
+        text: str,
+        attempts: list[dict[str, Any]],
+        about: str | None,
     ) -> bool:
         """One channel's delivery, each of its requests recorded as attempt 1, 2, ..."""
         sender: Backchannel | None = self._discord if channel == "discord" else self._signal
@@ -127,6 +150,8 @@ class Notifier:
             nonlocal numbered
             numbered += 1
             attempt = self._attempt(channel, numbered, outcome)
+            if about is not None:
+                attempt["about"] = about
             attempts.append(attempt)
             self._append("notification", **attempt)
             log.info(

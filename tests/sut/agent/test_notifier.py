@@ -404,3 +404,28 @@ def test_an_unconfigured_discord_goes_straight_to_signal(tmp_path, policy, signa
         ("discord", "failed", 1, None),
         ("signal", "delivered", 1, "send"),
     ]
+
+
+@pytest.mark.parametrize("discord_up", [True, False])
+def test_an_escalation_goes_the_alert_s_way_without_a_marker(
+    tmp_path, policy, discord, signal, fakes, discord_up
+):
+    fake_discord, fake_signal = fakes
+    if not discord_up:
+        fake_discord.mode = "error"
+    log = EmergencyLog(tmp_path / "emergency.log")
+    notifier = Notifier(policy, channels(discord[1], signal[1]), log, HOST, sleep=Sleeps())
+    text = "ESCALATION (P1): re-sync refused by the Dispatcher."
+
+    result = asyncio.run(notifier.escalate("resync_refused", text))
+
+    delivered = [m["content"] for m in fake_discord.messages] + [
+        m["message"] for m in fake_signal.messages
+    ]
+    assert delivered == [text]
+    assert result.delivered_via == ("discord" if discord_up else "signal")
+    entries = logged(log)
+    # Not an OFFLINE declaration: SOP 3.3 keeps one marker per declaration, none here.
+    assert {e["kind"] for e in entries} == {"notification"}
+    assert {e["about"] for e in entries} == {"resync_refused"}
+    assert entries[-1]["outcome"] == "delivered"
