@@ -11,6 +11,7 @@ emlog        the emergency activity log (append-only, hash-chained, fsynced; epo
 facts        the host as the gate sees it: supervisord programs, disk, runaway processes
 remediation  SOP 4: what the green list allows, planned from host facts and executed
 resync       SOP 5: stop, upload the log until acknowledged, request an integrity check
+resync_watch a re-sync the Dispatcher refuses past the Agent Operations RTO, escalated once
 incidents    while online: distress signals to the Dispatcher, once per outage
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
 service      the running agent: loops that feed the detector and act on its verdicts
@@ -31,6 +32,7 @@ from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import ChannelConfig, Notifier
 from sut.agent.remediation import ExecutionError, Executor, plan
 from sut.agent.resync import Resync
+from sut.agent.resync_watch import Escalation, ResyncWatch
 from sut.agent.service import AgentService
 from sut.agent.supervisor import Supervisor, SupervisorCallError
 
@@ -48,6 +50,7 @@ __all__ = [
     "EmergencyLog",
     "EmergencyLogError",
     "EmergencyLogFull",
+    "Escalation",
     "ExecutionError",
     "Executor",
     "FailClosed",
@@ -59,6 +62,7 @@ __all__ = [
     "Notifier",
     "Rejected",
     "Resync",
+    "ResyncWatch",
     "SealedEpoch",
     "Supervisor",
     "SupervisorCallError",

@@ -7,7 +7,9 @@ chain broke, with what could be read of it, then the log being written now.
 Every call to the Dispatcher here is retried until it answers as it should: a Dispatcher that
 has only just come back may fail a few times, and SOP 5.2 says "until acknowledged", so
 nothing is dropped and nothing is skipped. The registration of the agent's inbox, which the
-agent makes at start and again first thing in a re-sync, is such a call too.
+agent makes at start and again first thing in a re-sync, is such a call too. Retrying never
+hides a Dispatcher that refuses: every answer of a re-sync goes to its :class:`ResyncWatch`,
+which escalates one refused past the Agent Operations RTO (sut/agent/resync_watch.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 from sop.errors import ChainError
 from sop.logupload import LEGACY_EPOCH, UploadHeader
 from sut.agent.emlog import EmergencyLog, Recorder, SealedEpoch
+from sut.agent.resync_watch import ResyncWatch
 from sut.agent.upstream import post_signed
 
 T = TypeVar("T")
@@ -42,9 +45,13 @@ class Resync:
     agent_url: str | None = None
     #: The key every write to the dispatcher is signed with (sop/callers.py).
     key: bytes | None = field(default=None, repr=False)
+    #: Told every answer of a re-sync, to escalate a refused one; None: nobody watches.
+    watch: ResyncWatch | None = None
 
     async def run(self, record: Recorder) -> int:
         """SOP 5.1 to 5.3 in order, each step in the log; the seq acknowledged by the upload."""
+        if self.watch is not None:
+            self.watch.begin()
         record("resync", step="stop_autonomous_actions", outcome="done")  # SOP 5.1
         await self.register()
         acknowledged = await self.upload()  # SOP 5.2
@@ -145,15 +152,19 @@ class Resync:
     ) -> T:
         """POST ``body()`` to ``path`` every ``retry_s`` until ``answer`` finds what it wants."""
         while True:
+            response: httpx.Response | None = None
+            found: T | None = None
             try:
                 response = await post_signed(
                     self.client, f"{self.dispatcher_url}{path}", body(), self.key, self.timeout_s
                 )
                 found = answer(response)
-                if found is not None:
-                    return found
             except (httpx.HTTPError, ValueError):
                 pass  # keep the log and try again: nothing is dropped on a failed call
+            if self.watch is not None:
+                self.watch.answered(path, response)
+            if found is not None:
+                return found
             await self.sleep(self.retry_s)
 
 

@@ -6,7 +6,8 @@ them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the de
 on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
 incidents while online. Every decision and state change lands in the emergency log. Without a
 valid policy it runs none of that and fails closed (sut/agent/failclosed.py). It knows which
-of its detection loops still run (sut/agent/liveness.py).
+of its detection loops still run (sut/agent/liveness.py), and escalates a re-sync the
+Dispatcher refuses past the Agent Operations RTO (sut/agent/resync_watch.py).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
 from sut.agent.remediation import ExecutionTargets, Executor, plan
 from sut.agent.resync import Resync
+from sut.agent.resync_watch import CATEGORY, Escalation, ResyncWatch
 from sut.agent.supervisor import Supervisor
 from sut.agent.watch import check_process, probe_api
 from sut.runtime.jsonlog import get_logger
@@ -131,6 +133,10 @@ class AgentService:
             self.closed.announce(self._record)
             return
         assert self.policy is not None  # a policy or fail closed: one of the two, always
+        # One notifier for the agent's life: it caches the Discord DM channel id.
+        self._notifier = Notifier(
+            self.policy, cfg.channels, self.log, cfg.hostname, client=self._client
+        )
         self._resync = Resync(
             self._client,
             cfg.dispatcher_url,
@@ -141,6 +147,7 @@ class AgentService:
             sleep=asyncio.sleep,
             agent_url=cfg.url,
             key=cfg.hmac_key,
+            watch=ResyncWatch(self.policy.rto.agent_operations_minutes, self.clock, self._escalate),
         )
         self._spawn(self._resync.register())
         self._spawn(self._probe_loop(), loop="probe_loop")
@@ -336,20 +343,27 @@ class AgentService:
 
     # ---- SOP 3 and SOP 5 -------------------------------------------------------------------
     async def _alert(self, transition: Transition) -> None:
-        assert self.policy is not None
-        if self._notifier is None:
-            # One notifier for the agent's life: it caches the Discord DM channel id.
-            self._notifier = Notifier(
-                self.policy,
-                self.config.channels,
-                self.log,
-                self.config.hostname,
-                client=self.client,
-            )
+        assert self._notifier is not None
         result = await self._notifier.alert(transition.trigger or "unknown", transition.reason)
-        self.notifications.append(
-            {"delivered_via": result.delivered_via, "attempts": list(result.attempts)}
-        )
+        self.notifications.append(result.as_json())
+
+    def _escalate(self, escalation: Escalation) -> None:
+        """The re-sync was refused past the RTO: escalate beside it, never holding it up."""
+        self._spawn(self._report_refusal(escalation))
+
+    async def _report_refusal(self, escalation: Escalation) -> None:
+        """Escalation matrix, Level 1 to 2: log it, tell the Dispatcher and 0x01 what failed."""
+        assert self.policy is not None
+        assert self.reporter is not None
+        assert self._notifier is not None
+        # On disk before any network is touched, as the SOP 3.3 marker is: nothing can lose it.
+        self._record("incident", **escalation.log_fields())
+        self.metrics.count("resync_escalated")
+        log.error("re-sync refused; escalated", extra={"fields": {"reason": escalation.reason}})
+        rto_wall_s = self._wall(self.policy.rto.agent_operations_minutes)
+        await self.reporter.send(self.client, escalation.signal(self.config.name, rto_wall_s))
+        text = escalation.alert_text(self.config.hostname)
+        self.notifications.append((await self._notifier.escalate(CATEGORY, text)).as_json())
 
     async def _resync_now(self) -> None:
         """SOP 5 now that the dispatcher is back; then the detector is online again."""

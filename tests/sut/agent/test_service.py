@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from xmlrpc.server import SimpleXMLRPCServer
@@ -84,6 +85,7 @@ class FakeDispatcher:
         self.mode = "down"  # down: /v1/status answers 503 (SOP 2A.2 server error); ok: 200
         self.fail_uploads = 1  # answer this many uploads with 503 before accepting
         self.short_acks = 1  # then store all but the newest entry this many times (partial ack)
+        self.refusing: str | None = None  # set: every upload refused with 409 and this error
         self.lock = threading.Lock()
         self.calls: list[tuple[str, Any, int]] = []  # (path, body, status answered)
         self.stored: dict[int, dict[str, Any]] = {}
@@ -114,6 +116,10 @@ class FakeDispatcher:
 
     async def upload(self, request: Request) -> Response:
         body = await request.json()
+        refusing = self.refusing
+        if refusing is not None:
+            self.record("/v1/emergency-log", body, 409)
+            return JSONResponse({"error": refusing}, status_code=409)
         with self.lock:
             failing = self.fail_uploads > 0
             self.fail_uploads -= 1
@@ -224,6 +230,20 @@ def on_disk(path: Path) -> list[dict[str, Any]]:
     return verify_chain(path.read_text().split("\n"), where=str(path))
 
 
+def resynced_and_online(agent: httpx.Client) -> Callable[[], dict[str, Any] | None]:
+    """For wait_for: beat as a live dispatcher does; the state once re-synced and online."""
+    seqs = iter(range(time.time_ns(), time.time_ns() + 10**6))
+
+    def observe() -> dict[str, Any] | None:
+        # A live dispatcher also beats (SOP 2A.1); without beats "online" decays to "suspect".
+        beat = sign_envelope(KEY, "heartbeat", {"status": "ok", "provider": "ok"}, next(seqs), "d")
+        assert agent.post("/v1/inbox", json=beat).status_code == 202
+        state: dict[str, Any] = agent.get("/v1/state").json()
+        return state if state["mode"] == "online" and not state["resyncing"] else None
+
+    return observe
+
+
 def act(agent: httpx.Client, action: str, target: str, **params: Any) -> httpx.Response:
     body = {"action": action, "target": target, "params": params, "requested_by": "tester"}
     return agent.post("/v1/actions", json=body)
@@ -267,16 +287,7 @@ def test_offline_then_recovery_uploads_the_whole_log_and_requests_an_integrity_c
     # The dispatcher answers again: the next probe is ok, the agent recovers and re-syncs.
     dispatcher.mode = "ok"
     wait_for(lambda: agent.get("/v1/state").json()["mode"] != "offline", "recovery to begin")
-    seqs = iter(range(time.time_ns(), time.time_ns() + 10**6))
-
-    def online_after_resync() -> dict[str, Any] | None:
-        # A live dispatcher also beats (SOP 2A.1); without beats "online" decays to "suspect".
-        beat = sign_envelope(KEY, "heartbeat", {"status": "ok", "provider": "ok"}, next(seqs), "d")
-        assert agent.post("/v1/inbox", json=beat).status_code == 202
-        state = agent.get("/v1/state").json()
-        return state if state["mode"] == "online" and not state["resyncing"] else None
-
-    wait_for(online_after_resync, "re-sync to finish and the agent to be online")
+    wait_for(resynced_and_online(agent), "re-sync to finish and the agent to be online")
 
     entries = service.log.entries()
     assert entries == on_disk(config.emergency_log)
@@ -327,6 +338,58 @@ def test_offline_then_recovery_uploads_the_whole_log_and_requests_an_integrity_c
 
     # Back online, local requests are refused again: the Dispatcher mediates (SOP 4).
     assert act(agent, "security_patch", "CVE-2026-2222", **CRITICAL_PATCH).status_code == 403
+
+
+def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_accepted(
+    serve, tmp_path
+):
+    dispatcher = FakeDispatcher()
+    dispatcher.fail_uploads = dispatcher.short_acks = 0
+    dispatcher_url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    config = agent_config(tmp_path, dispatcher_url)
+    service = AgentService(config)
+    agent = serve(create_app(service))
+    wait_for(
+        lambda: agent.get("/v1/state").json()["mode"] == "offline", "OFFLINE", OFFLINE_WITHIN_S
+    )
+
+    # Back, but refusing the log: the re-sync retries; past the RTO it is escalated.
+    conflict = "epoch 7: seq 0 is stored with another hash"
+    dispatcher.refusing = conflict
+    dispatcher.mode = "ok"
+    rto_wall_s = FAST.wall_seconds(POLICY.rto.agent_operations_minutes)
+    [(signal, status)] = wait_for(
+        lambda: dispatcher.called("/v1/incidents"), "a distress signal", rto_wall_s + WAIT_S
+    )
+    assert status == 201  # the dispatcher's own validator accepted the format
+    assert (signal["category"], signal["component"]) == ("resync_refused", "resync")
+    assert signal["context"]["route"] == "/v1/emergency-log"
+    assert signal["context"]["status"] == 409
+    assert conflict in signal["context"]["error"]
+    [incident] = wait_for(
+        lambda: [e for e in on_disk(config.emergency_log) if e["kind"] == "incident"],
+        "the escalation in the emergency log",
+    )
+    assert incident["category"] == "resync_refused"
+    assert conflict in incident["reason"]
+    began = datetime.fromisoformat(incident["resync_began"])
+    assert (datetime.fromisoformat(incident["at"]) - began).total_seconds() >= rto_wall_s
+    # 0x01 is told through the OFFLINE alert's notifier (no channel configured here: failed).
+    escalated = wait_for(
+        lambda: [e for e in on_disk(config.emergency_log) if e.get("about") == "resync_refused"],
+        "the escalation's notification attempts",
+    )
+    assert {e["channel"] for e in escalated} == {"discord", "signal"}
+
+    # Still retried (SOP 5.2 "until acknowledged"); accepted at last, the re-sync completes.
+    refused = len(dispatcher.called("/v1/emergency-log"))
+    wait_for(lambda: len(dispatcher.called("/v1/emergency-log")) > refused + 2, "more retries")
+    dispatcher.refusing = None
+    wait_for(resynced_and_online(agent), "re-sync to finish and the agent to be online")
+    assert len(dispatcher.called("/v1/incidents")) == 1  # once for this re-sync
+    entries = service.log.entries()
+    assert [e["kind"] for e in entries].count("incident") == 1
+    assert [dispatcher.stored[seq] for seq in sorted(dispatcher.stored)] == entries
 
 
 # ---- the action API ---------------------------------------------------------------------------
