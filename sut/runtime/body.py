@@ -5,11 +5,21 @@ raises RecursionError (a 500), and a 200 MB body is buffered and parsed before a
 refuses it, stalling the service's other routes meanwhile. Here the size is checked
 before reading (Content-Length) and while reading (a chunked body has none), and the
 parse turns every failure, recursion included, into one refusal with its HTTP status.
+
+Python's parser also takes what is not JSON (RFC 8259) or not text: ``NaN``, ``Infinity``
+and numbers too large for a float, which Starlette's JSONResponse then refuses to write,
+and escapes of lone UTF-16 surrogates (``"\\ud800"``), which no UTF-8 answer, log or
+journal can hold. Taken in, either became a 500 on whatever route answered with the value
+later, a stand-in's sink or the dispatcher's incident list, for good (issue 14's fuzz,
+tests/sut/test_fuzz_every_route.py). They are refused here, with the malformed rest.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -36,7 +46,9 @@ def _too_large(limit: int) -> BodyRefused:
 async def read_bytes(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The request's raw body; BodyRefused (413) past ``limit``, before or while reading."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # isdigit() alone takes "²", on which int() raises; a length of other text is left to
+    # the streaming check below (the HTTP server refuses it before we ever see it).
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -48,14 +60,46 @@ async def read_bytes(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
+#: Half of a UTF-16 surrogate pair: never a character on its own.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _not_json(_: str) -> Any:
+    raise ValueError("NaN and the infinities are not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text[:20]}: too large for a number")
+    return number
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string of a parsed JSON value, the keys included; no recursion, any depth."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def parse_json(raw: bytes) -> Any:
     """``raw`` parsed as JSON; BodyRefused (400) for anything that is not."""
     try:
-        return json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError):
-        # ValueError: bad JSON, bad UTF-8, integers past Python's digit limit;
+        # ValueError: bad JSON, bad UTF-8, NaN, integers past Python's digit limit;
         # RecursionError: nesting deeper than the parser goes.
         raise BodyRefused("request body: not valid JSON", 400) from None
+    if any(_SURROGATE.search(text) for text in _strings(data)):
+        raise BodyRefused("request body: a lone UTF-16 surrogate is not text", 400)
+    return data
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
