@@ -23,6 +23,10 @@ from sop.errors import WireError
 EPOCH_FIELD = "epoch"
 #: The epoch of a log (or an upload) that names none: the one log of an agent before epochs.
 LEGACY_EPOCH = 0
+#: The largest epoch: a signed 64-bit integer, wall-clock nanoseconds up to the year 2262.
+#: The dispatcher names a file by the epoch; a 300-digit one was a file name too long (a
+#: 500, issue 14's fuzz), and no agent counts past this.
+MAX_EPOCH = 2**63 - 1
 
 
 def epoch_of(entries: Sequence[Mapping[str, Any]]) -> int:
@@ -35,7 +39,7 @@ def epoch_of(entries: Sequence[Mapping[str, Any]]) -> int:
 
 def _is_epoch(value: Any) -> bool:
     # bool is an int to Python; an epoch of true is a mistake, not epoch 1.
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_EPOCH
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,6 @@ class UploadHeader:
         """The header of an upload body; a missing ``epoch`` is LEGACY_EPOCH."""
         epoch = data.get("epoch", LEGACY_EPOCH)
         if not _is_epoch(epoch):
-            raise WireError(f"epoch: expected a non-negative integer, got {epoch!r}")
+            raise WireError(f"epoch: expected an integer from 0 to 2**63 - 1, got {epoch!r}")
         sealed = data.get("sealed")
         return cls(epoch, None if sealed is None else Seal.from_json(sealed))

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from sop.errors import WireError
-from sop.logupload import UploadHeader
+from sop.logupload import MAX_EPOCH, UploadHeader
 from sut.dispatcher.auth import WriteGate
 from sut.dispatcher.config import TASK_TIMEOUT_S, DispatcherConfig
 from sut.dispatcher.errors import LogConflict, RequestRejected
@@ -56,6 +56,18 @@ async def _rejected(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(f"{request.method} {request.url.path}: {exc.detail}", exc.status_code)
+
+
+def _epoch_query(text: str | None) -> int | None:
+    """The ``epoch`` query parameter as an epoch; RequestRejected(422) for anything else."""
+    if text is None:
+        return None
+    # ASCII digits only, and few: "²".isdigit() is true and int() raises on it, and so it
+    # does past 4300 digits (both were a 500, issue 14's fuzz).
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_EPOCH))
+    if not digits or int(text) > MAX_EPOCH:
+        raise RequestRejected(f"epoch: expected an integer from 0 to 2**63 - 1, got {text!r}")
+    return int(text)
 
 
 class Dispatcher:
@@ -203,11 +215,9 @@ class Dispatcher:
 
     async def read_log(self, request: Request) -> Response:
         agent = check_agent_name(request.path_params["agent"])
-        wanted = request.query_params.get("epoch")
-        if wanted is not None and not wanted.isdigit():
-            raise RequestRejected(f"epoch: expected a non-negative integer, got {wanted!r}")
+        wanted = _epoch_query(request.query_params.get("epoch"))
         epochs = self.logs.epochs(agent)
-        epoch = self.logs.latest_epoch(agent) if wanted is None else int(wanted)
+        epoch = self.logs.latest_epoch(agent) if wanted is None else wanted
         held = epochs.get(epoch)
         return JSONResponse(
             {

@@ -175,3 +175,22 @@ def test_a_malformed_epoch_or_seal_is_422_naming_the_field(stack, body):
     answer = stack.client.post("/v1/emergency-log", json={"agent": "ops", "entries": [], **body})
     assert answer.status_code == 422
     assert answer.json()["error"].split(":")[0] in {"epoch", "sealed.error"}
+
+
+def test_an_epoch_past_64_bits_is_422_and_stores_nothing(stack):
+    # The store names a file by the epoch: 300 digits were a file name too long, a 500
+    # (issue 14's fuzz, tests/sut/test_fuzz_every_route.py).
+    body = {"agent": "ops", "entries": [{"seq": 0, "hash": "h"}], "epoch": 10**300}
+    answer = stack.client.post("/v1/emergency-log", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["error"].startswith("epoch: ")
+    assert held(stack)["epochs"] == []
+
+
+@pytest.mark.parametrize("epoch", ["\u00b2", "-1", "9" * 5000, str(2**63), "1.0"])
+def test_reading_an_epoch_that_is_not_one_is_422(stack, epoch):
+    # "\u00b2".isdigit() is true and int() raised on it, as past 4300 digits: both a 500.
+    answer = stack.client.get("/v1/emergency-log/ops", params={"epoch": epoch})
+    assert answer.status_code == 422
+    assert answer.json()["error"].startswith("epoch: ")
+    assert stack.client.get("/v1/emergency-log/ops", params={"epoch": "0"}).status_code == 200
