@@ -34,7 +34,14 @@ _log = get_logger(__name__)
 
 
 class NotAJsonObject(SopdrillError, ValueError):
-    """A request body that is not a JSON object; each stand-in answers it in its API's shape."""
+    """A request body that is not a JSON object; each stand-in answers it in its API's shape.
+
+    ``status`` is 413 for a body past the size limit (docs/security.md), else 400.
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
@@ -42,7 +49,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     try:
         return await read_bounded_object(request)
     except BodyRefused as exc:
-        raise NotAJsonObject(str(exc)) from None
+        raise NotAJsonObject(str(exc), exc.status) from None
 
 
 async def _healthz(request: Request) -> Response:

@@ -12,9 +12,11 @@ runs against it unchanged but for its base URL and token:
 Each wants ``Authorization: Bot <token>`` and answers Discord's JSON errors ``{"message",
 "code"}`` (docs.discord.com/developers/topics/opcodes-and-status-codes): ``401: Unauthorized``,
 and for a route this subset does not serve ``404: Not Found`` or ``405: Method Not Allowed``,
-all with code 0. Each carries Discord's ``X-RateLimit-*`` headers; a real per-route bucket
-limits it, and so does the bot's global limit, counted over every authorized request
-(docs.discord.com/developers/topics/rate-limits, "Global Rate Limit": 50 requests a second).
+all with code 0, and for a body past the size limit of docs/security.md ``Request entity
+too large``, 413 code 40005. Each carries Discord's ``X-RateLimit-*`` headers; a real
+per-route bucket limits it, and so does the bot's global limit, counted over every
+authorized request (docs.discord.com/developers/topics/rate-limits, "Global Rate Limit":
+50 requests a second).
 The ``rate_limit`` fault answers a per-route 429 at once. The sink records each posted message.
 
 Environment: ``SOPDRILL_DISCORD_TOKEN`` (the bot token, a secret: never logged),
@@ -103,6 +105,13 @@ def discord_error(
 def _form_error(field: str, code: str, message: str, headers: dict[str, str]) -> JSONResponse:
     errors = {field: {"_errors": [{"code": code, "message": message}]}}
     return discord_error("Invalid Form Body", 50035, 400, headers, errors=errors)
+
+
+def _unreadable(exc: NotAJsonObject, headers: dict[str, str]) -> JSONResponse:
+    """A body refused unread or unparsed, as Discord answers it (413 code 40005, 400 50109)."""
+    if exc.status == 413:
+        return discord_error("Request entity too large", 40005, 413, headers)
+    return discord_error("The request body contains invalid JSON.", 50109, 400, headers)
 
 
 def _route_of(request: Request) -> str:
@@ -233,8 +242,8 @@ class DiscordStandIn:
         headers = admitted.headers()
         try:
             body = await read_json_object(request)
-        except NotAJsonObject:
-            return discord_error("The request body contains invalid JSON.", 50109, 400, headers)
+        except NotAJsonObject as exc:
+            return _unreadable(exc, headers)
         recipient = body.get("recipient_id")
         if recipient is None:
             return _form_error(
@@ -264,8 +273,8 @@ class DiscordStandIn:
             return discord_error("Unknown Channel", 10003, 404, headers)
         try:
             body = await read_json_object(request)
-        except NotAJsonObject:
-            return discord_error("The request body contains invalid JSON.", 50109, 400, headers)
+        except NotAJsonObject as exc:
+            return _unreadable(exc, headers)
         content = body.get("content")
         if content is not None and not isinstance(content, str):
             return _form_error("content", "BASE_TYPE_STRING", "Must be a string.", headers)

@@ -182,7 +182,7 @@ class OllamaStandIn:
         try:
             body = await read_json_object(request)
         except NotAJsonObject as exc:
-            return _error(str(exc), 400)
+            return _error(str(exc), exc.status)
         checked = _validate(kind, body)
         if isinstance(checked, Response):
             return checked

@@ -2,8 +2,9 @@
 
 ``/v2/send`` takes ``{"message", "number", "recipients": [...]}`` and answers 201
 ``{"timestamp": "<ms since the epoch, as a string>"}``, the way bbernhard/signal-cli-rest-api
-does; every refusal is 400 ``{"error": ...}`` with that project's wording where it has one.
-``number`` must be the account registered here. The sink records each message sent.
+does; every refusal is 400 ``{"error": ...}`` with that project's wording where it has one
+(a body past the size limit of docs/security.md: 413). ``number`` must be the account
+registered here. The sink records each message sent.
 
 Environment: ``SOPDRILL_SIGNAL_NUMBER`` (the registered sender, E.164 such as
 ``+15550100001``), and those of every service.
@@ -32,8 +33,8 @@ _E164: Final = re.compile(r"^\+[1-9]\d{6,14}$")
 _log = get_logger(f"sut.standins.{SERVICE}")  # stable when run as __main__
 
 
-def _refuse(reason: str) -> JSONResponse:
-    return JSONResponse({"error": f"Couldn't process request - {reason}"}, status_code=400)
+def _refuse(reason: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": f"Couldn't process request - {reason}"}, status_code=status)
 
 
 class Timestamps:
@@ -74,8 +75,10 @@ class SignalStandIn:
         """``POST /v2/send``: send ``message`` from ``number`` to ``recipients``."""
         try:
             body = await read_json_object(request)
-        except NotAJsonObject:
-            return _refuse("invalid request")
+        except NotAJsonObject as exc:
+            return _refuse(
+                "request too large" if exc.status == 413 else "invalid request", exc.status
+            )
         refusal = self._check(body)
         if refusal is not None:
             return refusal

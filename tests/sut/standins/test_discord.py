@@ -156,6 +156,13 @@ def test_the_harness_routes_keep_starlettes_plain_404(client: httpx.Client) -> N
     assert (answer.status_code, answer.text) == (404, "Not Found")
 
 
+def test_a_body_past_the_limit_is_discords_413(post_too_large) -> None:
+    # It was a 400 "invalid JSON": docs/security.md says 413 (issue 14's fuzz).
+    answer = post_too_large(create_app(_settings()), f"{API}/users/@me/channels", AUTH)
+    assert answer.status_code == 413
+    assert answer.json() == {"message": "Request entity too large", "code": 40005}
+
+
 @pytest.mark.parametrize("body", [{"content": ""}, {"content": "   "}, {}])
 def test_empty_content_is_400_50006(client: httpx.Client, body: dict[str, str]) -> None:
     channel_id = _open_dm(client)

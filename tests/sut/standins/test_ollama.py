@@ -123,6 +123,14 @@ def test_bad_requests_answer_ollamas_error_shape(
     assert client.get("/_sink/messages").json() == []
 
 
+@pytest.mark.parametrize("route", ["/api/generate", "/api/chat"])
+def test_a_body_past_the_limit_is_413(post_too_large, route: str) -> None:
+    # It was a 400: docs/security.md says 413 (issue 14's fuzz).
+    answer = post_too_large(create_app(Settings("ollama", environ={})), route, {})
+    assert answer.status_code == 413
+    assert answer.json()["error"].startswith("request body: larger than")
+
+
 def test_rate_limit_fault_is_429_with_an_error_body_then_reverts(client: httpx.Client) -> None:
     client.put("/_fault", json={"mode": "rate_limit", "count": 2, "retry_after_seconds": 30})
     request = {"model": "qwen2.5:1.5b", "messages": [], "stream": False}

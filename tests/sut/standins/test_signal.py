@@ -78,6 +78,14 @@ def test_a_body_that_is_not_json_is_400(client: httpx.Client) -> None:
     assert answer.json() == {"error": "Couldn't process request - invalid request"}
 
 
+def test_a_body_past_the_limit_is_413(post_too_large) -> None:
+    # It was a 400 "invalid request": docs/security.md says 413 (issue 14's fuzz).
+    app = create_app(Settings("signal", environ={"SOPDRILL_SIGNAL_NUMBER": NUMBER}))
+    answer = post_too_large(app, "/v2/send", {})
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "Couldn't process request - request too large"}
+
+
 def test_sink_records_sends_oldest_first(client: httpx.Client) -> None:
     stamps = [_send(client, message=text).json()["timestamp"] for text in ("first", "second")]
     entries = client.get("/_sink/messages").json()
