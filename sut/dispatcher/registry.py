@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sop.errors import ServiceConfigError
 from sut.dispatcher.errors import RequestRejected
@@ -39,6 +40,16 @@ class Agent:
         check_agent_name(name, "name")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise RequestRejected(f"url: expected an http:// or https:// base URL, got {url!r}")
+        # One that cannot be dialled ("http://[", port 99999, no host) made every task to the
+        # agent a 500 (the HTTP client raises no HTTPError for it: issue 14) and failed every
+        # heartbeat round; it is refused here, where the operator or the agent still hears it.
+        try:
+            parts = urlsplit(url)
+            host, _port = parts.hostname, parts.port  # .port raises ValueError past 65535
+        except ValueError as exc:
+            raise RequestRejected(f"url: not a URL ({exc}), got {url!r}") from None
+        if not host:
+            raise RequestRejected(f"url: expected a host, got {url!r}")
         return cls(name, url.rstrip("/"))
 
     @property
