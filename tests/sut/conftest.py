@@ -8,22 +8,32 @@ module cannot import this file, so it hands the pieces out as fixtures:
 threaded_server  the ThreadedServer class: one app, a context manager (``with ... as server``)
 server_group     the ServerGroup class: several apps started one by one, stopped together
 serve            a ServerGroup for one test: ``serve(app)`` is the app's base URL
+in_process       the InProcess class: one app on its own event loop, no socket at all, for
+                 requests no HTTP server would pass on (tests/sut/test_fuzz_every_route.py)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from types import TracebackType
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+T = TypeVar("T")
+
 #: Wall seconds uvicorn may take to start serving, and to stop.
 STARTUP_TIMEOUT_S = 10.0
+#: Wall seconds any one call into an in-process app may take before the test gives up.
+CALL_TIMEOUT_S = 30.0
 
 
 class ThreadedServer:
@@ -115,6 +125,81 @@ class ServerGroup:
             server.request_stop()
         for server in reversed(self.servers):
             server.stop()
+
+
+class InProcess:
+    """``app`` on an event loop of its own thread, lifespan running; requests through httpx.
+
+    No socket: the request reaches the app as sent, a Content-Length of "\u00b2" or a claim
+    past the body included, which a real server refuses before the app sees it. Starlette's
+    TestClient would do, but with httpx it warns (it wants httpx2) and it reads a request
+    body whole before the app asks; httpx's ASGITransport streams it. An exception in the
+    app is raised into the test, traceback and all, rather than read back as a bare 500.
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
+        self._client: httpx.AsyncClient | None = None
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the app's loop; its result (or its exception)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(CALL_TIMEOUT_S)
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request (redirects not followed); ``kwargs`` as httpx's ``request`` takes."""
+        assert self._client is not None, "the app serves only inside `with`"
+        return self.call(self._client.request(method, url, **kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    async def _start(self) -> None:
+        self._lifespan = self.app.router.lifespan_context(self.app)
+        await self._lifespan.__aenter__()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(self.app), base_url="http://testserver"
+        )
+
+    async def _stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        if self._lifespan is not None:
+            await self._lifespan.__aexit__(None, None, None)
+        await self.loop.shutdown_asyncgens()
+        await self.loop.shutdown_default_executor()
+
+    def __enter__(self) -> InProcess:
+        self._thread.start()
+        self.call(self._start())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.call(self._stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(CALL_TIMEOUT_S)
+            self.loop.close()
+
+
+@pytest.fixture(scope="session")
+def in_process() -> type[InProcess]:
+    """The InProcess class: ``with in_process(app) as client: client.get("/healthz")``."""
+    return InProcess
 
 
 @pytest.fixture(scope="session")
