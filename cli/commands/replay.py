@@ -1,0 +1,68 @@
+"""``sopdrill replay FILE``: run exactly one schedule file again, as a drill with its report.
+
+The file is what a failing generated-schedules drill wrote beside its report (or one
+written by hand: fixtures/schedules/model.py says its form). The replay is a
+``sopdrill run`` of the schedules drill alone with ``--drill-schedule FILE``: a fresh
+deployment, the schedule played on time, the checker's judgement, report.html and a
+signed manifest; the exit status says whether the SOP held, as ``run``'s does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cli.commands import run as run_command
+from cli.commands.arguments import time_scale
+from fixtures.errors import UsageError
+from fixtures.schedules.model import Schedule, ScheduleError
+from fixtures.topology import BACKENDS
+
+NAME = "replay"
+HELP = "run one schedule file again (a generated schedule that failed) and report it"
+
+#: The drill that plays schedules (drills/test_generated_schedules.py).
+SCHEDULES_DRILL = "test_generated_schedules"
+#: The suite the schedules drill belongs to.
+SUITE = "nightly"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``FILE [--backend B] [--time-scale N] [--out DIR]``."""
+    parser.add_argument("file", type=Path, metavar="FILE", help="a schedule file (JSON)")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="where the SUT runs (default: the backend the schedule was made for)",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=time_scale,
+        default=None,
+        metavar="N",
+        help="SOP seconds per wall second (default: 60)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a new or empty directory for the artifacts (default: runs/<UTC time>)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the schedule (one line if it is not one), then run the drill on it alone."""
+    try:
+        schedule = Schedule.load(args.file)
+    except ScheduleError as exc:
+        raise UsageError(str(exc)) from None
+    as_run = argparse.Namespace(
+        suite=SUITE,
+        backend=args.backend or schedule.backend,
+        time_scale=args.time_scale,
+        out=args.out,
+        pytest_args=["-k", SCHEDULES_DRILL, f"--drill-schedule={args.file.absolute()}"],
+    )
+    return run_command.run(as_run)
