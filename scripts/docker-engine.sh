@@ -41,9 +41,26 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
+# A machine restarted under a dead engine keeps its pid files; a pid reused by another
+# process makes dockerd wait for a "containerd still running" that is not (seen here: the
+# old containerd pid was a kworker). Only a pid file naming no live containerd/dockerd goes.
+stale_pid() {
+  local file="$1" name="$2" pid
+  [ -f "$file" ] || return 1
+  pid="$(cat "$file" 2>/dev/null || true)"
+  [ -n "$pid" ] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$name" ] && return 1
+  return 0
+}
+
 if pgrep -x dockerd >/dev/null 2>&1; then
   say "dockerd runs but does not answer yet; waiting"
 else
+  for pair in /var/run/docker/containerd/containerd.pid:containerd /var/run/docker.pid:dockerd; do
+    if stale_pid "${pair%%:*}" "${pair##*:}"; then
+      say "removing the stale pid file ${pair%%:*} (no ${pair##*:} runs under its pid)"
+      as_root rm -f "${pair%%:*}"
+    fi
+  done
   say "starting dockerd in the background (log: $log)"
   # setsid: the engine must outlive this script and the CI step that ran it.
   as_root setsid dockerd >"$log" 2>&1 < /dev/null &
