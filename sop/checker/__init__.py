@@ -12,7 +12,7 @@ from sop.checker.tolerance import (
     answer_horizon,
     latest_declaration,
 )
-from sop.checker.verdict import STATUSES, Divergence, InvariantVerdict, Status
+from sop.checker.verdict import STATUSES, Divergence, InvariantVerdict, Status, combine
 
 __all__ = [
     "INVARIANTS",
@@ -24,6 +24,7 @@ __all__ = [
     "Status",
     "answer_horizon",
     "check",
+    "combine",
     "latest_declaration",
     "violations",
 ]

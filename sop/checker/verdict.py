@@ -117,6 +117,28 @@ def violated(invariant: str, clause: str, divergence: Divergence) -> InvariantVe
     return InvariantVerdict(invariant, clause, "violated", divergence)
 
 
+def combine(runs: list[tuple[InvariantVerdict, ...]]) -> tuple[InvariantVerdict, ...]:
+    """One verdict per invariant over several histories (a drill that judges many, such
+    as the generated schedules): violated if any history violated it (its first such
+    verdict), held if any held, not exercised only when none exercised it."""
+    by_name: dict[str, list[InvariantVerdict]] = {}
+    for verdicts in runs:
+        for verdict in verdicts:
+            by_name.setdefault(verdict.invariant, []).append(verdict)
+    combined = []
+    for name, seen in by_name.items():
+        broken = [v for v in seen if v.status == "violated"]
+        kept = [v for v in seen if v.status == "held"]
+        if broken:
+            combined.append(broken[0])
+        elif kept:
+            note = f"held in {len(kept)} of {len(seen)} histories, not exercised in the rest"
+            combined.append(held(name, kept[0].clause, note))
+        else:
+            combined.append(seen[0])
+    return tuple(combined)
+
+
 def first(divergences: list[Divergence]) -> Divergence | None:
     """The earliest of ``divergences`` (None when there are none)."""
     return min(divergences, key=lambda d: d.at, default=None)
