@@ -20,6 +20,7 @@ from reports.checklist import ChecklistItem
 from reports.invariants import drill_names, invariant_table, render_invariants
 from reports.measures import DrillMeasures, Figure
 from reports.results import DrillResult, RunResults
+from reports.schedules import render_schedules
 from sop.events import Event
 
 _STYLE = """
@@ -322,7 +323,8 @@ def _card(view: DrillView) -> str:
         f"<div><b>Detection</b>{_figure(figures.detection)}</div>"
         f"<div><b>Notification latency</b>{_figure(figures.notification)}</div>"
         f"<div><b>Time to recovery</b>{_figure(figures.recovery)}</div></div>"
-        f"{picture}{('<p>Drafts: ' + drafts + '</p>') if drafts else ''}"
+        f"{picture}{render_schedules(drill.meta)}"
+        f"{('<p>Drafts: ' + drafts + '</p>') if drafts else ''}"
         f"{_events_table(drill)}</section>"
     )
 
