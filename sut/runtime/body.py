@@ -16,14 +16,11 @@ tests/sut/test_fuzz_every_route.py). They are refused here, with the malformed r
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
 
+from sop import jsonwire
 from sop.errors import SopdrillError
 
 #: The largest body any route takes. The biggest real one is an emergency-log upload: a
@@ -60,46 +57,16 @@ async def read_bytes(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-#: Half of a UTF-16 surrogate pair: never a character on its own.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _not_json(_: str) -> Any:
-    raise ValueError("NaN and the infinities are not JSON")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text[:20]}: too large for a number")
-    return number
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every string of a parsed JSON value, the keys included; no recursion, any depth."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            yield item
-        elif isinstance(item, dict):
-            stack.extend(item)
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-
-
 def parse_json(raw: bytes) -> Any:
     """``raw`` parsed as JSON; BodyRefused (400) for anything that is not."""
     try:
-        data = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
-    except (ValueError, RecursionError):
-        # ValueError: bad JSON, bad UTF-8, NaN, integers past Python's digit limit;
-        # RecursionError: nesting deeper than the parser goes.
-        raise BodyRefused("request body: not valid JSON", 400) from None
-    if any(_SURROGATE.search(text) for text in _strings(data)):
-        raise BodyRefused("request body: a lone UTF-16 surrogate is not text", 400)
-    return data
+        return jsonwire.loads(raw)
+    except jsonwire.NotJson as exc:
+        # Bad JSON, bad UTF-8, NaN, a number past a float64, nesting deeper than the
+        # parser goes: one plain reason; a lone surrogate is named (it is valid JSON text).
+        surrogate = "surrogate" in str(exc)
+        reason = "a lone UTF-16 surrogate is not text" if surrogate else "not valid JSON"
+        raise BodyRefused(f"request body: {reason}", 400) from None
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
