@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from cli.commands import run as run_command
-from cli.commands.arguments import time_scale
+from cli.commands.arguments import add_run_outputs
 from fixtures.errors import UsageError
 from fixtures.schedules.model import Schedule, ScheduleError
 from fixtures.topology import BACKENDS
@@ -36,20 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="where the SUT runs (default: the backend the schedule was made for)",
     )
-    parser.add_argument(
-        "--time-scale",
-        type=time_scale,
-        default=None,
-        metavar="N",
-        help="SOP seconds per wall second (default: 60)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="a new or empty directory for the artifacts (default: runs/<UTC time>)",
-    )
+    add_run_outputs(parser, "60")
 
 
 def run(args: argparse.Namespace) -> int:

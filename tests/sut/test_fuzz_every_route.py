@@ -44,6 +44,7 @@ from sut.agent.config import load_config
 from sut.agent.service import AgentService
 from sut.dispatcher.app import create_app as create_dispatcher_app
 from sut.dispatcher.config import DispatcherConfig
+from sut.dispatcher.incidents import REQUIRED_FIELDS as INCIDENT_FIELDS
 from sut.runtime.body import MAX_BODY_BYTES
 from sut.runtime.settings import Settings
 from sut.standins import discord, ollama, signal
@@ -366,17 +367,7 @@ _TOXIC = ("name", "type", "stream", "toxicity", "attributes")
 FORMS: dict[str, tuple[str, ...]] = {
     "POST /v1/agents": ("name", "url"),
     "POST /v1/tasks": ("agent", "action", "target", "params"),
-    "POST /v1/incidents": (
-        "timestamp",
-        "agent",
-        "severity",
-        "category",
-        "component",
-        "message",
-        "context",
-        "requested_action",
-        "escalation_timeout",
-    ),
+    "POST /v1/incidents": INCIDENT_FIELDS,
     "POST /v1/emergency-log": ("agent", "entries", "epoch", "sealed"),
     "POST /v1/integrity-check": ("agent",),
     "POST /v1/inbox": ("kind", "dispatcher_id", "seq", "sent_at", "body", "sig"),
