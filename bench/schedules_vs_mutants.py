@@ -150,13 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"schedules_vs_mutants: {exc}", file=sys.stderr)
         return 2
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    # Kept per mutant across runs (a run of one mutant does not erase the others' figures).
+    try:
+        kept = {f["mutant"]: f for f in json.loads(RESULTS.read_text(encoding="utf-8"))["findings"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        kept = {}
+    for f in findings:
+        kept[f.mutant] = {**asdict(f), "ok": f.ok, "seed": args.seed}
     RESULTS.write_text(
-        json.dumps(
-            {"seed": args.seed, "findings": [{**asdict(f), "ok": f.ok} for f in findings]},
-            indent=2,
-        )
-        + "\n",
-        encoding="utf-8",
+        json.dumps({"findings": list(kept.values())}, indent=2) + "\n", encoding="utf-8"
     )
     good = sum(f.ok for f in findings)
     print(f"{good}/{len(findings)} mutants found, shrunk to <= {MAX_SHRUNK_STEPS} steps, replayed")
