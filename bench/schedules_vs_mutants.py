@@ -48,6 +48,8 @@ class Finding:
     found: bool
     wall_s: float
     judged: int | None = None
+    #: Which schedule (1-based, in the order played) failed first: found within the budget.
+    first_failing: int | None = None
     steps: int | None = None
     line: str = ""
     replay_mutated_failed: bool | None = None
@@ -97,6 +99,10 @@ def find(mutant: Mutant, tree: ScratchTree, work: Path, seed: int, agent: object
         failing = folder / "explore" / FAILURE_FILE
         finding = Finding(mutant.id, mutant.clause, status == 1 and failing.is_file(), 0.0)
         finding.judged = meta.get("judged") if isinstance(meta.get("judged"), int) else None  # type: ignore[assignment]
+        trials = meta.get("trials")
+        if isinstance(trials, list):
+            held = [t.get("held") for t in trials if isinstance(t, dict)]
+            finding.first_failing = held.index(False) + 1 if False in held else None
         if finding.found:
             schedule = json.loads(failing.read_text(encoding="utf-8"))
             finding.steps = len(schedule["steps"])
@@ -137,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"[{index}/{len(mutants)}] {f.mutant}: "
                     + (
-                        f"found after {f.judged} schedule(s), shrunk to {f.steps} step(s); "
+                        f"found at schedule {f.first_failing} ({f.judged} judged with the "
+                        f"shrinking), shrunk to {f.steps} step(s); "
                         f"replay mutated {'fails' if f.replay_mutated_failed else 'PASSES'}, "
                         f"clean {'passes' if f.replay_clean_passed else 'FAILS'}; "
                         f"{f.wall_s:.0f} s; {f.line[:160]}"
