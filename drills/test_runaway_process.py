@@ -18,6 +18,12 @@ from fixtures.lifecycle import decisions, offline_by_storm, steady_state
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
 
+#: Remediation rounds the agent is given, once OFFLINE, to decide on a candidate. SOP 4
+#: states no latency for it; this is the drill's bound. Two rounds were seen to pass
+#: without the allowlisted burner's refusal in CI's nightly (the refusal is logged, just
+#: later), so four: still well inside the minute the SOP's window is measured in.
+ROUNDS_TO_DECIDE = 4
+
 #: Case -> (over SOP 4's bar, named on its allowlist).
 CASES = {"runaway": (True, False), "allowlisted": (True, True), "under_the_bar": (False, False)}
 
@@ -48,25 +54,28 @@ def test_runaway_killed_offline_allowlisted_spared(case, policy, clock, evidence
             )
             assert burner.alive(), "killed while online: SOP 4 acts only while offline"
             with offline_by_storm(faults, watch, policy, clock):
+                bound = ROUNDS_TO_DECIDE * round_minutes + DETECTION_TOLERANCE_MINUTES
                 if not over or allowlisted:
-                    clock.hold(
-                        2 * round_minutes + DETECTION_TOLERANCE_MINUTES,
-                        f"remediation rounds while offline with a burner {case}",
-                    )
+                    if over:
+                        # The allowlisted one is considered and refused (logged), never killed.
+                        asked = wait_until(
+                            lambda: decisions(probes.emergency_log(), "kill_runaway"),
+                            timeout_s=clock.wall_seconds(bound),
+                            describe=f"the kill_runaway decision on {burner.process_name}",
+                        )
+                    else:
+                        # One under the bar is no candidate at all, however long it runs.
+                        clock.hold(bound, f"remediation rounds while offline, burner {case}")
+                        asked = decisions(probes.emergency_log(), "kill_runaway")
                     assert burner.alive(), f"{burner.process_name} is {case}: spared"
                     assert burner.process_state() == "running", "its host's ps says it runs"
-                    asked = decisions(probes.emergency_log(), "kill_runaway")
-                    # The allowlisted one is considered and refused; one under the bar is
-                    # no candidate at all.
                     assert [d["decision"] for d in asked] == (["refused"] if over else []), asked
                     if asked:
                         assert asked[0]["target"] == str(burner.pid)
                 else:
                     wait_until(
                         lambda: not burner.alive(),
-                        timeout_s=clock.wall_seconds(
-                            2 * round_minutes + DETECTION_TOLERANCE_MINUTES
-                        ),
+                        timeout_s=clock.wall_seconds(bound),
                         describe=f"the runaway {burner.process_name} (pid {burner.pid}) killed",
                     )
                     assert burner.killed_by_signal() == "SIGKILL"
