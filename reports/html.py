@@ -3,10 +3,9 @@
 Top to bottom: the verdict and the run's facts; a table of drills with the SOP's targets
 and the measured values side by side; the SOP section 6 test-plan checklist with the
 drills and evidence behind each step; the audit mapping (SOC 2 A1.3, CC7.5, ISO 22301
-8.5 e)); then one card per drill with its timeline picture, its first divergence from
-the reference model when it failed, and its events. Every value from the evidence is
-escaped; the only markup not written here is the timeline SVG matplotlib draws.
-"""
+8.5 e)); then one card per drill with its timeline picture, its first divergence from the
+reference model when it failed, its generated schedules (reports/schedules.py) and its
+events. Every value from the evidence is escaped."""
 
 from __future__ import annotations
 
@@ -311,7 +310,7 @@ def _card(view: DrillView) -> str:
         f"{view.svg}</div>"
         if view.svg
         else "<p class='muted'>No events recorded.</p>"
-    )
+    ) + render_schedules(drill.meta)
     return (
         f"<section class='card' id='{_anchor(drill.nodeid)}'><header>{_badge(drill.verdict)}"
         f"<h3><code>{_e(drill.name)}</code></h3>"
@@ -323,8 +322,7 @@ def _card(view: DrillView) -> str:
         f"<div><b>Detection</b>{_figure(figures.detection)}</div>"
         f"<div><b>Notification latency</b>{_figure(figures.notification)}</div>"
         f"<div><b>Time to recovery</b>{_figure(figures.recovery)}</div></div>"
-        f"{picture}{render_schedules(drill.meta)}"
-        f"{('<p>Drafts: ' + drafts + '</p>') if drafts else ''}"
+        f"{picture}{('<p>Drafts: ' + drafts + '</p>') if drafts else ''}"
         f"{_events_table(drill)}</section>"
     )
 
