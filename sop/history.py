@@ -179,12 +179,16 @@ class DiskSample:
 
 @dataclass(frozen=True)
 class ProcessSample:
-    """One process on the agent's host, sampled by the harness (name as ps shows it)."""
+    """One process on the agent's host, sampled by the harness (name as ps shows it).
+
+    ``cpu_percent`` is None at a process's first sight: a CPU share needs two readings,
+    but the sample still proves the process was there (and its RAM) at ``at``.
+    """
 
     at: float
     pid: int
     name: str
-    cpu_percent: float
+    cpu_percent: float | None
     ram_percent: float
     evidence_id: str
 

@@ -98,17 +98,26 @@ def _runaway(history: History, policy: Policy, pid: str, at: float) -> str | Non
     if samples[-1].name in rule.allowlist:
         return f"pid {pid} is {samples[-1].name}, on the allowlist"
 
-    def over(s: ProcessSample) -> bool:
-        return s.cpu_percent > rule.cpu_percent_above or s.ram_percent > rule.ram_percent_above
+    def over(s: ProcessSample) -> bool | None:
+        if s.ram_percent > rule.ram_percent_above:
+            return True
+        if s.cpu_percent is None:
+            return None  # first sight: its CPU share needs the next reading
+        return s.cpu_percent > rule.cpu_percent_above
 
+    judged = [s for s in samples if over(s) is not None]
+    if not judged:
+        return f"no CPU reading of pid {pid} before the kill"
     # A sample inside the timing slack before the logged kill may show the process dying
     # (CI: 4 % CPU just before the entry): judge by what came before it.
-    while len(samples) > 1 and samples[-1].at > at - TIMING_SLACK_MINUTES and not over(samples[-1]):
-        samples.pop()
-
-    if not over(samples[-1]):
-        return f"pid {pid} at {samples[-1].cpu_percent:g}% CPU, {samples[-1].ram_percent:g}% RAM"
-    under = [s.at for s in samples if not over(s)]
+    while len(judged) > 1 and judged[-1].at > at - TIMING_SLACK_MINUTES and not over(judged[-1]):
+        judged.pop()
+    last = judged[-1]
+    if not over(last):
+        return f"pid {pid} at {last.cpu_percent:g}% CPU, {last.ram_percent:g}% RAM"
+    # The run over the bar began after the last reading under it; a first sight (CPU
+    # unknown) may already be inside it, so it counts as possibly over.
+    under = [s.at for s in samples if s.at <= last.at and over(s) is False]
     first_over = next(s.at for s in samples if not under or s.at > under[-1])
     # A CPU reading is the share since the round before it (a burner allocating its memory
     # was over from its first instant: CI saw its first reading already at 100 %): the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sop.checker.actions import check_actions
@@ -145,6 +146,29 @@ def test_a_runaway_first_read_over_the_bar_may_have_begun_a_round_before(story: 
         "over the bar since at most"
         in judged(story.add(story.run(), early_round, *samples, kill)).observed
     )
+
+
+def test_a_runaway_first_seen_cpu_unknown_may_have_begun_the_round_before_it_was_seen(
+    story: Any,
+) -> None:
+    """A sampler sees a new process once before it can read its CPU (docker, CI: without
+    that sighting the bound came a round late and a correct kill at 4.62 min was failed)."""
+    at = offline_at(story) + 1
+    kill = decision(at, "kill_runaway", "4242")
+    first = at - RUNAWAY.sustained_minutes + 0.5  # first CPU reading over: 4.5 min before
+    seen = ProcessSample(first - 0.5, 4242, "burner", None, 1.0, "ps-seen")  # CPU unknown
+    prior_round = ProcessSample(first - 1.0, 1, "supervisord", 0.0, 3.0, "ps-round")
+    over = [s for s in burner(first, at) if s.evidence_id != "ps-start"]
+    assert check_actions(story.add(story.run(), prior_round, seen, *over, kill), POLICY).status == (
+        "held"
+    )
+    # A sighting alone proves nothing over the bar: a kill right after it is violated.
+    only_seen = story.add(story.run(), prior_round, replace(seen, at=at - 0.1), kill)
+    assert "no CPU reading of pid 4242" in judged(only_seen).observed
+    # Known under the bar after the sighting: the run starts after that reading.
+    under = ProcessSample(first - 0.1, 4242, "burner", 1.0, 1.0, "ps-under")
+    late = story.add(story.run(), prior_round, seen, under, *over, kill)
+    assert "over the bar since at most" in judged(late).observed
 
 
 def test_a_patch_needs_an_advisory_above_the_bar_with_an_exploit(story: Any) -> None:
