@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,13 +82,16 @@ class Tally:
         }
 
 
-def run_suite(suite: str, backend: str, scale: float, out: Path) -> tuple[int, float]:
+def run_suite(
+    suite: str, backend: str, scale: float, out: Path, pytest_args: Sequence[str] = ()
+) -> tuple[int, float]:
     """One `sopdrill run`; its exit status and wall seconds (its output goes to out.log)."""
     started = time.monotonic()
+    extra = ["--", *pytest_args] if pytest_args else []
     with (out.parent / f"{out.name}.log").open("w", encoding="utf-8") as log:
         done = subprocess.run(
             [SOPDRILL, "run", "--suite", suite, "--backend", backend, "--time-scale", f"{scale:g}",
-             "--out", str(out)],
+             "--out", str(out), *extra],
             stdout=log,
             stderr=subprocess.STDOUT,
             check=False,

@@ -33,3 +33,16 @@ def test_a_run_without_evidence_reads_as_none(tmp_path: Path) -> None:
     assert read_journal(tmp_path) is None
     (tmp_path / "evidence.json").write_text(json.dumps({"journal": [{"outcome": "passed"}]}))
     assert read_journal(tmp_path) == [{"outcome": "passed"}]
+
+
+def test_the_largest_scale_held_is_the_last_before_the_first_that_failed() -> None:
+    from time_scale import largest_held
+
+    figures = [
+        {"scale": 240.0, "clean": False},
+        {"scale": 60.0, "clean": True},
+        {"scale": 480.0, "clean": True},  # passing above a failure does not count
+        {"scale": 120.0, "clean": True},
+    ]
+    assert largest_held(figures) == 120.0
+    assert largest_held([{"scale": 60.0, "clean": False}]) is None
