@@ -27,6 +27,27 @@ RED_ACTIONS = ("deploy_code", "change_config", "delete_data", "escalate_privileg
 RECOVERY_STEPS = ("stop_autonomous_actions", "upload_emergency_log", "request_integrity_check")
 BACKCHANNEL_KINDS = ("discord_dm", "signal", "local_log")
 SERVICE_STATES = ("down", "degraded")
+#: The severity levels of emergency-procedures.md and cell0-incident-runbook.md, worst first.
+SEVERITY_LEVELS = ("P0", "P1", "P2", "P3")
+#: Every incident kind the seeds' severity tables name (sop/offline-emergency.yaml cites each).
+INCIDENT_KINDS = (
+    "agent_down",
+    "infrastructure_lost",
+    "gitea_lost",
+    "agent_unresponsive",
+    "ollama_down",
+    "gitea_down",
+    "orphaned",
+    "service_down",
+    "resync_refused",
+    "slow_inference",
+    "network_latency",
+    "report_formatting",
+    "log_rotation",
+    "data_corruption",
+    "high_memory",
+    "risk_controls_failed",
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,14 @@ class Rpo:
 
 
 @dataclass(frozen=True)
+class Escalation:
+    """emergency-procedures.md escalation matrix: Level 1 (the agent's own self-healing)
+    lasts this long, then what is still unresolved escalates."""
+
+    self_healing_minutes: float
+
+
+@dataclass(frozen=True)
 class Deployment:
     """Cadence of this deployment: not SOP clauses, but every service keeps to them."""
 
@@ -154,6 +183,9 @@ class Policy:
     recovery_steps: tuple[str, ...]
     rto: Rto
     rpo: Rpo
+    escalation: Escalation
+    #: Incident kind -> severity (P0..P3), as the seeds' severity tables assign them.
+    severity: tuple[tuple[str, str], ...]
     deployment: Deployment
     digest: str
 
@@ -175,6 +207,17 @@ class Policy:
     def render_alert(self, host: str, reason: str) -> str:
         """The SOP 3.1 alert text for ``host`` and ``reason``."""
         return self.alert_template.format(host=host, reason=reason)
+
+    def is_alert(self, text: str) -> bool:
+        """Whether ``text`` is a SOP 3.1 alert: the template's words up to its first field."""
+        return text.startswith(self.alert_template.partition("{")[0])
+
+    def severity_of(self, kind: str) -> str:
+        """The severity the seeds assign to incidents of ``kind`` (PolicyError if none)."""
+        for known, level in self.severity:
+            if known == kind:
+                return level
+        raise PolicyError(f"policy {self.version}: severity: no level for incident kind {kind!r}")
 
 
 def _scenario_a(r: FieldReader) -> ScenarioA:
@@ -273,6 +316,15 @@ def _deployment(r: FieldReader) -> Deployment:
     return value
 
 
+def _severity(r: FieldReader) -> tuple[tuple[str, str], ...]:
+    table = tuple((kind, r.text(kind)) for kind in INCIDENT_KINDS)
+    for kind, level in table:
+        if level not in SEVERITY_LEVELS:
+            raise r.error(r.field(kind), f"expected one of {list(SEVERITY_LEVELS)}", level)
+    r.done()
+    return table
+
+
 def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
     """One line saying where the YAML broke and why (parser and reader errors differ)."""
     mark = getattr(exc, "problem_mark", None)
@@ -303,7 +355,7 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         raise top.error(
             "recovery_steps", f"expected the SOP 5 order {list(RECOVERY_STEPS)}", recovery
         )
-    rto, rpo = top.child("rto"), top.child("rpo")
+    rto, rpo, escalation = top.child("rto"), top.child("rpo"), top.child("escalation")
     policy = Policy(
         version=top.text("version"),
         source=top.text("source"),
@@ -316,11 +368,13 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         recovery_steps=recovery,
         rto=Rto(rto.minutes("ollama_minutes"), rto.minutes("agent_operations_minutes")),
         rpo=Rpo(rpo.minutes("agent_operations_minutes")),
+        escalation=Escalation(escalation.minutes("self_healing_minutes")),
+        severity=_severity(top.child("severity")),
         deployment=_deployment(top.child("deployment")),
         digest=hashlib.sha256(text.encode()).hexdigest(),
     )
-    rto.done()
-    rpo.done()
+    for section in (rto, rpo, escalation):
+        section.done()
     top.done()
     return policy
 

@@ -217,6 +217,45 @@ def rto(s: Sources) -> tuple[object, object]:
     )
 
 
+def escalation(s: Sources) -> tuple[object, object]:
+    where = "emergency-procedures.md"
+    level1 = find(
+        s.procedures, r"Level 1: Agent Self-Healing[\s\S]*?Duration: 0-(\d+) minutes", where
+    )
+    return float(level1[1]), s.policy.escalation.self_healing_minutes
+
+
+#: The severity table's examples and the failure scenarios -> the policy's incident kinds.
+SEVERITY_EXAMPLES = {
+    "All agents down": "agent_down",
+    "Gitea lost": "gitea_lost",
+    "Agent unresponsive": "agent_unresponsive",
+    "Ollama down": "ollama_down",
+    "Slow inference": "slow_inference",
+    "network latency": "network_latency",
+    "Report formatting": "report_formatting",
+    "log rotation": "log_rotation",
+}
+SEVERITY_SCENARIOS = {
+    "Complete Agent Failure": "agent_down",
+    "Ollama Service Failure": "ollama_down",
+    "Gitea Unavailable": "gitea_down",
+    "Child Orphaning": "orphaned",
+    "Complete Infrastructure Loss": "infrastructure_lost",
+}
+
+
+def severity(s: Sources) -> tuple[object, object]:
+    where = "emergency-procedures.md"
+    said: set[tuple[str, str]] = set()
+    for row in re.finditer(r"^(P[0-3]) [A-Z]+ .*$", s.procedures, re.MULTILINE):
+        said |= {(kind, row[1]) for words, kind in SEVERITY_EXAMPLES.items() if words in row[0]}
+    for words, kind in SEVERITY_SCENARIOS.items():
+        said.add((kind, find(s.procedures, rf"^Scenario \d: {words} \((P[0-3])\)$", where)[1]))
+    table = dict(s.policy.severity)
+    return sorted(said), sorted((kind, table.get(kind)) for kind, _ in said)
+
+
 CHECKS: dict[str, Check] = {
     check.__name__: check
     for check in (
@@ -238,6 +277,8 @@ CHECKS: dict[str, Check] = {
         recovery,
         drill_target,
         rto,
+        escalation,
+        severity,
     )
 }
 
@@ -331,6 +372,10 @@ def test_reordering_the_sop_is_caught(first: str, second: str, clause: str):
         ("Ollama 5 minutes", "Ollama 10 minutes", "rto"),
         ("Agent Operations 15 minutes 15 minutes", "Agent Operations 30 minutes 15 minutes", "rto"),
         ("Agent Operations 15 minutes 15 minutes", "Agent Operations 15 minutes 1 hour", "rto"),
+        ("• Duration: 0-5 minutes", "• Duration: 0-10 minutes", "escalation"),
+        ("Slow inference, network latency", "Slow inference, Ollama down", "severity"),
+        ("Scenario 3: Gitea Unavailable (P1)", "Scenario 3: Gitea Unavailable (P2)", "severity"),
+        ("P2 MEDIUM 1 hour", "P3 MEDIUM 1 hour", "severity"),
     ],
 )
 def test_editing_the_rto_table_is_caught(old: str, new: str, clause: str):
@@ -377,6 +422,11 @@ P = SHIPPED.policy
         ({"recovery_steps": tuple(reversed(P.recovery_steps))}, "recovery"),
         ({"rto__ollama_minutes": 10.0}, "rto"),
         ({"rpo__agent_operations_minutes": 60.0}, "rto"),
+        ({"escalation__self_healing_minutes": 15.0}, "escalation"),
+        (
+            {"severity": tuple((k, "P2" if k == "ollama_down" else v) for k, v in P.severity)},
+            "severity",
+        ),
     ],
 )
 def test_editing_the_policy_is_caught(changes: dict[str, object], clause: str):

@@ -318,3 +318,27 @@ def test_no_text_crashes_the_loader_with_anything_but_a_policy_error(text: str):
 def test_a_control_character_is_one_line_with_its_position():
     message = rejection("version: 1\x1f\n")
     assert re.fullmatch(rf"{re.escape(WHERE)}: line 1: not valid YAML \(.+\)", message)
+
+
+# --- escalation and severity (emergency-procedures.md, cell0, gate4) ----------------------
+
+
+def test_a_severity_outside_p0_to_p3_is_refused():
+    message = rejection(mutated(("severity", "ollama_down"), "SEV-1"))
+    assert message == (
+        f"{WHERE}: severity.ollama_down: expected one of ['P0', 'P1', 'P2', 'P3'], got 'SEV-1'"
+    )
+
+
+def test_severity_of_reads_the_table_and_refuses_an_unknown_kind():
+    policy = load_policy()
+    assert policy.severity_of("data_corruption") == "P0"  # cell0 "P0 - Data Corruption"
+    assert policy.severity_of("ollama_down") == "P1"
+    with pytest.raises(PolicyError, match="no level for incident kind 'meteor'"):
+        policy.severity_of("meteor")
+
+
+def test_an_alert_is_told_from_other_messages_by_the_template():
+    policy = load_policy()
+    assert policy.is_alert(policy.render_alert("ops", "timeout"))
+    assert not policy.is_alert("ESCALATION (P1): ollama_down unresolved")
