@@ -23,6 +23,7 @@ from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionRequest, Decision
 from sut.agent.inbox import MALFORMED_TASK, InboxAnswer, Rejected
 from sut.agent.metrics import CONTENT_TYPE
+from sut.agent.resume import Resume
 from sut.agent.service import AgentService
 from sut.runtime.body import BodyRefused, read_json
 
@@ -62,12 +63,18 @@ def _inbox_response(answer: InboxAnswer | FailClosed) -> JSONResponse:
 def create_app(service: AgentService) -> Starlette:
     """The Starlette app over one AgentService; the service's loops run in its lifespan."""
 
+    # A restarted agent resumes the OFFLINE its emergency log holds (sut/agent/resume.py).
+    resume = Resume(service)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        resume.apply()  # before the loops start: the first tick already sees the latch
         await service.start()
+        resume.start()
         try:
             yield
         finally:
+            await resume.stop()
             await service.stop()
 
     async def inbox(request: Request) -> Response:

@@ -138,6 +138,16 @@ class Detector:
         self._now = max(now, self._now)
         return self._evaluate(self._now, after=after)
 
+    def resume_offline(self, trigger: Trigger, detected_at: float) -> None:
+        """Start latched OFFLINE: a restarted agent whose emergency log says it had declared
+        OFFLINE (with ``trigger``, ``detected_at`` SOP minutes on this clock, before the
+        start) and never recovered. The latch holds until an answer with no scenario left
+        (SOP 2), as it did before the restart; no transition, so no second alert (SOP 3)."""
+        self._recovery = None
+        self._state = replace(
+            self._state, mode="offline", since=self._start, trigger=trigger, detected_at=detected_at
+        )
+
     def resynced(self, now: float) -> Transition:
         """Re-sync finished (SOP 5): ``recovering -> online``; anything else is a caller bug."""
         if self._state.mode != "recovering":

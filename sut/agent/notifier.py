@@ -109,6 +109,12 @@ class Notifier:
         self._append("marker", trigger=trigger, reason=reason, host=self._host)
         return await self._send(self._policy.render_alert(self._host, reason), trigger, None)
 
+    async def resend(self, trigger: str, reason: str) -> NotificationResult:
+        """The SOP 3.1 alert of a declaration whose marker is already on disk but which no
+        channel delivered (an agent restarted mid-alert): the channels again in order, and
+        no second marker (SOP 3.3 keeps one per declaration)."""
+        return await self._send(self._policy.render_alert(self._host, reason), trigger, None)
+
     async def escalate(self, about: str, text: str) -> NotificationResult:
         """Send ``text`` to 0x01 over the same channels in the same order, with no marker.
 

@@ -60,6 +60,15 @@ class Supervisor:
         finally:
             proxy("close")()
 
+    def process_info(self, name: str) -> dict[str, Any]:
+        """supervisord's record of ``name`` (``statename``, ``pid``...), blocking."""
+        info: dict[str, Any] = self._call("getProcessInfo", name)
+        return info
+
+    def send_signal(self, name: str, signal_name: str) -> None:
+        """Send ``signal_name`` (``KILL``...) to ``name``'s process via supervisord, blocking."""
+        self._call("signalProcess", name, signal_name)
+
     async def states(self) -> dict[str, str]:
         """Program name -> ``running``, ``down`` or ``stopping`` (in between: leave it be)."""
         infos = await asyncio.to_thread(self._call, "getAllProcessInfo")

@@ -33,6 +33,7 @@ from sut.dispatcher.metrics import Metrics
 from sut.dispatcher.provider import RATE_LIMITED, ProviderClient
 from sut.dispatcher.registry import Agent, AgentRegistry, check_agent_name
 from sut.dispatcher.signer import EnvelopeSigner
+from sut.dispatcher.silences import AgentSilences
 from sut.dispatcher.tasks import TaskBook, TaskRequest
 from sut.runtime.jsonlog import get_logger
 
@@ -90,6 +91,7 @@ class Dispatcher:
             self.metrics,
             config.heartbeat_interval_s,
             config.inbox_timeout_s,
+            AgentSilences(Journal(state / "agent-silences.jsonl")),
         )
         self.logs = LogStore(state / "emergency-logs")
         self.incidents = IncidentBook(Journal(state / "incidents.jsonl"))
@@ -136,7 +138,15 @@ class Dispatcher:
         return JSONResponse(agent.as_json(), status_code=201)
 
     async def list_agents(self, request: Request) -> Response:
-        return JSONResponse({"agents": [a.as_json() for a in self.registry.all()]})
+        silences = self.heartbeats.silences
+        return JSONResponse(
+            {
+                "agents": [
+                    {**a.as_json(), **(silences.view(a.name) if silences is not None else {})}
+                    for a in self.registry.all()
+                ]
+            }
+        )
 
     async def assign_task(self, request: Request) -> Response:
         _, data = await self.gate.read(request, operator=True)

@@ -16,6 +16,7 @@ from sut.dispatcher.inbox import Delivery, Outbox
 from sut.dispatcher.metrics import Metrics
 from sut.dispatcher.provider import ProviderClient
 from sut.dispatcher.registry import AgentRegistry
+from sut.dispatcher.silences import AgentSilences
 from sut.runtime.jsonlog import get_logger
 
 log = get_logger("sut.dispatcher.heartbeats")
@@ -31,6 +32,8 @@ class HeartbeatLoop:
     metrics: Metrics
     interval_s: float
     inbox_timeout_s: float
+    #: Which agents answer their heartbeats (None: not recorded).
+    silences: AgentSilences | None = None
     #: The last provider call's status; ``unknown`` until the first round ends.
     provider_status: str = field(default="unknown", init=False)
     rounds: int = field(default=0, init=False)
@@ -89,6 +92,8 @@ class HeartbeatLoop:
     def _note_delivery(self, delivery: Delivery) -> None:
         outcome = delivery.outcome
         self.metrics.heartbeats[(delivery.agent, outcome)] += 1
+        if self.silences is not None:
+            self.silences.note(delivery)
         # Log changes, not every beat: at a time scale of 600 a round is 0.1 s.
         if self._last_outcome.get(delivery.agent) != outcome:
             level = log.info if delivery.delivered else log.warning

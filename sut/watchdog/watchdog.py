@@ -1,0 +1,159 @@
+"""Level 1 self-healing of a hung agent (emergency-procedures.md, escalation matrix).
+
+supervisord restarts a program that dies (``autorestart``), but a hung one (SIGSTOP, a
+deadlock) stays RUNNING for ever: scenario 1, "Complete Agent Failure", with no restart.
+This watchdog runs beside the agent on its host. It asks the agent's ``/healthz`` at the
+cadence the agent itself probes the dispatcher (SOP 2A.2: every
+``api_probe_interval_minutes``), and after ``api_failures`` consecutive probes the same
+process accepted but never answered, it has supervisord send that process SIGKILL;
+supervisord then restarts it as it would any crash, well within the Agent Operations RTO.
+
+Only silence counts: a refused connection is an agent still starting (or dead, which is
+supervisord's own business), and any HTTP answer, a 503 included (an agent failing closed
+or with a stopped loop is alive and says so), proves the process is not hung.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import httpx
+
+from sop.policy import Policy
+from sop.timescale import TimeScale
+from sut.runtime.jsonlog import get_logger
+
+log = get_logger("sut.watchdog")
+
+#: What one look at the agent found.
+Look = Literal["answered", "silent", "refused"]
+
+#: The shortest wall time a probe waits for an answer: at a time scale of 60 the policy's
+#: probe timeout is half a second, shorter than a loaded 2-core host's scheduling hiccup,
+#: and a healthy agent killed for it would be a fault of the watchdog's own making.
+MIN_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When the watchdog looks, how long it waits for an answer, how many silences it takes."""
+
+    interval_s: float
+    timeout_s: float
+    misses: int
+
+    @classmethod
+    def of(cls, policy: Policy, scale: TimeScale) -> Rule:
+        """The agent judged by the yardstick it judges the dispatcher with (SOP 2A.2)."""
+        rule = policy.scenario_a
+        return cls(
+            interval_s=scale.wall_seconds(rule.api_probe_interval_minutes),
+            timeout_s=max(
+                scale.wall_seconds(policy.deployment.api_probe_timeout_minutes), MIN_TIMEOUT_S
+            ),
+            misses=rule.api_failures,
+        )
+
+
+class Verdicts:
+    """Counts consecutive silences of one process; says when it is hung. Pure."""
+
+    def __init__(self, misses: int) -> None:
+        self.misses = misses
+        self._pid: int | None = None
+        self._silent = 0
+
+    @property
+    def silent(self) -> int:
+        """Consecutive silent looks at the current process."""
+        return self._silent
+
+    def observe(self, pid: int | None, look: Look) -> bool:
+        """Take one look at process ``pid`` (None: not running); True: kill it now."""
+        if pid is None or pid != self._pid:
+            self._pid, self._silent = pid, 0  # another process: its own count
+        if pid is None or look != "silent":
+            self._silent = 0
+            return False
+        self._silent += 1
+        if self._silent < self.misses:
+            return False
+        self._silent = 0  # once per run of silences; the next process starts afresh
+        return True
+
+
+def look_at(client: httpx.Client, url: str, timeout_s: float) -> Look:
+    """GET ``url``: answered (any status), silent (accepted, no answer) or refused."""
+    try:
+        client.get(url, timeout=timeout_s)
+    except httpx.TimeoutException:
+        return "silent"
+    except httpx.HTTPError:
+        return "refused"
+    return "answered"
+
+
+class Manager(Protocol):
+    """The process manager of the agent's host (sut.agent.supervisor.Supervisor)."""
+
+    def process_info(self, name: str) -> dict[str, object]: ...
+
+    def send_signal(self, name: str, signal_name: str) -> None: ...
+
+
+@dataclass
+class Watchdog:
+    """Watches ``program`` through ``url`` and has ``manager`` kill it when it hangs."""
+
+    program: str
+    url: str
+    manager: Manager
+    rule: Rule
+    sleep: Callable[[float], None] = time.sleep
+
+    def running_pid(self) -> int | None:
+        """The program's pid while supervisord calls it RUNNING (else None: not watched)."""
+        try:
+            info = self.manager.process_info(self.program)
+        except Exception as exc:  # supervisord restarting or busy: look again next round
+            log.warning("process manager unreachable", extra={"fields": {"error": str(exc)}})
+            return None
+        pid = info.get("pid")
+        return pid if info.get("statename") == "RUNNING" and isinstance(pid, int) else None
+
+    def round(self, client: httpx.Client, verdicts: Verdicts) -> bool:
+        """One look; kill the process if it is hung. True: it was killed."""
+        pid = self.running_pid()
+        look: Look = "refused" if pid is None else look_at(client, self.url, self.rule.timeout_s)
+        if not verdicts.observe(pid, look):
+            return False
+        fields = {"program": self.program, "pid": pid, "silent_looks": self.rule.misses}
+        log.error(
+            "hung: no answer to consecutive health checks; killing it", extra={"fields": fields}
+        )
+        try:
+            # supervisord sees an unexpected exit and restarts it (autorestart).
+            self.manager.send_signal(self.program, "KILL")
+        except Exception as exc:
+            log.error("kill refused", extra={"fields": {**fields, "error": str(exc)}})
+            return False
+        return True
+
+    def run(self, rounds: int | None = None) -> None:
+        """Look every ``interval_s`` at fixed instants (``rounds``: stop after that many)."""
+        verdicts = Verdicts(self.rule.misses)
+        log.info(
+            "watchdog started",
+            extra={"fields": {"program": self.program, "url": self.url, **self.rule.__dict__}},
+        )
+        due = time.monotonic()
+        done = 0
+        with httpx.Client(trust_env=False) as client:
+            while rounds is None or done < rounds:
+                self.round(client, verdicts)
+                done += 1
+                due = max(due + self.rule.interval_s, time.monotonic())
+                self.sleep(due - time.monotonic())
