@@ -124,3 +124,55 @@ def test_a_marker_naming_another_host_is_violated(story: Any, host: str) -> None
         entry={**next(r for r in story.run().records if is_marker(r)).entry, "host": host},
     )
     assert judged(history).clause == "SOP 3.3"
+
+
+# --- escalations to 0x01 (emergency-procedures.md escalation matrix) ----------------------
+
+ESCALATION = "ESCALATION (P1): ollama_down unresolved past its escalation timeout"
+
+
+def incident(at: float, index: int = 0) -> LogEntry:
+    return LogEntry(at, {"kind": "incident", "category": "escalation"}, f"incident-{index}")
+
+
+def told(at: float, index: int = 0, recipient: str = "100000000000000001") -> Delivery:
+    return Delivery(at, "discord", recipient, None, ESCALATION, f"escalation-{index}")
+
+
+def test_an_escalation_after_its_logged_incident_is_not_an_alert(story: Any) -> None:
+    clean = story.run()
+    later = delivery(clean).at + 3.0
+    verdict = check_notification(story.add(clean, incident(later), told(later + 0.1)), POLICY)
+    assert verdict.status == "held", verdict.describe()
+    assert "1 escalation(s) to 0x01" in verdict.describe()
+
+
+def test_an_escalation_while_online_is_not_an_alert_without_offline(story: Any) -> None:
+    calm = story.edit(
+        story.drop(story.run(), lambda r: is_delivery(r) or is_marker(r)),
+        lambda r: isinstance(r, ModeSample),
+        mode="online",
+        trigger=None,
+    )
+    verdict = check_notification(story.add(calm, incident(8.0), told(8.1)), POLICY)
+    assert verdict.status == "not_exercised", verdict.describe()
+
+
+def test_a_repeated_escalation_of_one_incident_is_judged_as_an_alert(story: Any) -> None:
+    clean = story.run()
+    later = delivery(clean).at + 3.0
+    history = story.add(clean, incident(later), told(later + 0.1), told(later + 2.0, 1))
+    divergence = judged(history)
+    assert divergence.observed.startswith("2 deliveries")
+    assert divergence.at == later + 2.0
+
+
+def test_an_escalation_before_its_incident_or_to_someone_else_is_judged_as_an_alert(
+    story: Any,
+) -> None:
+    clean = story.run()
+    later = delivery(clean).at + 3.0
+    early = judged(story.add(clean, told(later), incident(later + 1.0)))
+    assert early.at == later
+    elsewhere = judged(story.add(clean, incident(later), told(later + 0.1, recipient="999")))
+    assert elsewhere.at == later + 0.1
