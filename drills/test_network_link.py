@@ -10,9 +10,6 @@ dispatcher URL through a proxy.
 
 from __future__ import annotations
 
-import re
-
-import httpx
 import pytest
 
 from fixtures.lifecycle import assert_never_offline, steady_state
@@ -25,12 +22,6 @@ EXTRA_INTERVALS = 1
 LATENCY_TIMEOUTS = 4
 #: Toxic -> the probe outcome it must produce (docs/architecture.md, detection semantics).
 OUTCOMES = {"latency": "timeout", "timeout": "timeout", "reset_peer": "unreachable"}
-
-
-def probe_counts(agent_url: str) -> dict[str, float]:
-    """The agent's probe counters by outcome (its Prometheus text)."""
-    text = httpx.get(f"{agent_url}/metrics", timeout=2.0, trust_env=False).text
-    return {name: float(n) for name, n in re.findall(r'event="probe_(\w+)"\}\s+(\S+)', text)}
 
 
 def toxic_attributes(toxic: str, policy, clock) -> dict[str, int]:
@@ -56,10 +47,10 @@ def test_link_toxic_counts_one_probe_failure_per_interval(
     held = intervals * rule.api_probe_interval_minutes
     with probes.watch_modes() as watch:
         steady_state("before", probes, policy, evidence)
-        before = probe_counts(sut.agent).get(outcome, 0.0)
+        before = probes.agent_probe_counts().get(outcome, 0.0)
         with fault:
             clock.hold(held, f"{toxic} on the agent -> dispatcher link")
-            counted = probe_counts(sut.agent).get(outcome, 0.0) - before
+            counted = probes.agent_probe_counts().get(outcome, 0.0) - before
         # One probe per interval; the interval in flight at either end may or may not count.
         assert intervals - 1 <= counted <= intervals + 1, (
             f"{toxic}: {counted:g} {outcome} probes counted in {intervals} probe intervals"

@@ -1,0 +1,143 @@
+"""emergency-procedures.md scenario 1 (P0): complete agent failure, the agent killed or hung.
+
+Level 1 self-healing (the escalation matrix) must bring a new agent process up within the
+Agent Operations RTO (Appendix B): supervisord restarts a killed agent (autorestart), and
+the watchdog beside it kills a hung one (SIGSTOP: alive, answering nothing) so that
+supervisord does. The restarted agent resumes from its emergency log: the same hash chain,
+no entry lost, and its OFFLINE state as it was (SOP 2's latch), so it neither alerts twice
+for an OFFLINE it already reported (SOP 3: one alert per declaration) nor forgets it.
+
+* While online: the dispatcher's heartbeats go unanswered meanwhile; the dispatcher
+  records the silence (``GET /v1/agents``), and the restarted agent raises no alarm.
+* While the dispatcher is down and the agent already OFFLINE with its alert sent: the
+  restarted agent stays OFFLINE, sends nothing more, and once the dispatcher is back
+  re-syncs the whole log, the old process's entries included (SOP 5.2).
+
+Every assertion is the harness's own observation: process manager and process table,
+health checks, stand-in sinks, the emergency log on disk, the dispatcher's API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from fixtures.agent_restart import AGENT, await_restart, log_continues, silences_since
+from fixtures.lifecycle import marker_entries
+from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
+from fixtures.waiting import wait_until
+
+#: How the agent fails -> the fault that makes it fail that way.
+FAILURES = ("kill", "hang")
+
+
+def failure(faults, how: str):
+    """The agent killed (kill -9) or hung (SIGSTOP)."""
+    return faults.kill(AGENT) if how == "kill" else faults.hang(AGENT)
+
+
+def redeclared_within(policy) -> float:
+    """SOP minutes a restarted agent that forgot its OFFLINE would take to declare it again
+    (and alert again): the silence from its start, the probes that confirm it, slack."""
+    rule = policy.scenario_a
+    return (
+        rule.silence_minutes
+        + rule.api_probe_interval_minutes * (rule.api_failures + 1)
+        + DETECTION_TOLERANCE_MINUTES
+    )
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.parametrize("how", FAILURES)
+def test_agent_failure_while_online_is_healed_within_the_rto_and_seen_by_the_dispatcher(
+    how, policy, clock, drill, probes, faults, topology
+):
+    """Agent killed or hung while online: a new process answers within the RTO, the
+    dispatcher recorded the unanswered heartbeats, the log is whole, no alarm."""
+    beat = policy.deployment.heartbeat_interval_minutes
+    with drill.steady():
+        before = probes.emergency_log()
+        failed_pid = topology.pid(AGENT)
+        began = datetime.now(UTC)
+        fault = failure(faults, how)
+        with drill.inject(fault):
+            assert fault.injected_at_mono is not None
+            restart = await_restart(
+                topology,
+                probes,
+                clock,
+                policy,
+                failed_pid=failed_pid,
+                failed_mono=fault.injected_at_mono,
+            )
+        # Heartbeats are due every interval: a failure that outlasted two of them was seen.
+        if restart.took_minutes >= 2 * beat:
+            silences = wait_until(
+                lambda: silences_since(probes, began),
+                lambda found: any(s.get("until") for s in found),
+                timeout_s=clock.wall_seconds(2 * beat),
+                describe="the dispatcher's record of the agent's silence, ended by its answer",
+            )
+            assert silences[0]["missed"] >= 1, silences
+        log_continues(before, probes.emergency_log())
+    # The dispatcher never stopped answering: nothing to declare, nothing to tell 0x01.
+    drill.expect_no_alarm(True)
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.scenario("A")
+@pytest.mark.test_plan(1, 4, 5)
+@pytest.mark.parametrize("how", FAILURES)
+def test_agent_failure_while_offline_resumes_offline_without_a_second_alert(
+    how, policy, clock, drill, probes, faults, topology
+):
+    """Dispatcher down, agent OFFLINE and 0x01 alerted, then the agent killed or hung: a new
+    process within the RTO, still OFFLINE, the same chain, no second marker or alert; once
+    the dispatcher is back it re-syncs every entry, the old process's too."""
+    with drill.steady(), drill.inject(faults.kill("dispatcher")) as outage:
+        drill.expect_offline("scenario_a", outage, outage.killed())
+        drill.expect_alert("scenario_a", channel="discord")
+        before = probes.emergency_log()
+        alerted = probes.sink_messages("discord")
+        offline = drill.watch.first("offline")
+        assert offline is not None
+        failed_pid = topology.pid(AGENT)
+        with failure(faults, how) as fault:
+            assert fault.injected_at_mono is not None
+            restart = await_restart(
+                topology,
+                probes,
+                clock,
+                policy,
+                failed_pid=failed_pid,
+                failed_mono=fault.injected_at_mono,
+            )
+        # Long enough for a restarted agent that forgot its OFFLINE to declare it again.
+        clock.hold(redeclared_within(policy), "the restarted agent must not declare again")
+        assert [c.mode for c in drill.watch.changes if c.at_mono > offline.at_mono] == [], (
+            "SOP 2: OFFLINE latches across the restart until the dispatcher answers"
+        )
+        state = probes.agent_state()
+        assert (state["mode"], state["trigger"]) == ("offline", "scenario_a"), state
+        after = probes.emergency_log()
+        log_continues(before, after)
+        assert len(marker_entries(after)) == 1, "SOP 3.3: one marker per declaration"
+        assert probes.sink_messages("discord") == alerted, "SOP 3: no second alert"
+        assert probes.sink_messages("signal") == [], "Discord delivered: Signal quiet"
+        assert restart.pid == topology.pid(AGENT), "the restarted agent kept running"
+    # The dispatcher is back (the kill's revert): recovering, re-sync, online (SOP 5).
+    entries = probes.emergency_log()
+    held = wait_until(
+        probes.dispatcher_log,
+        lambda seen: seen == probes.emergency_log(),
+        timeout_s=clock.wall_seconds(policy.rto.agent_operations_minutes),
+        describe="the dispatcher's copy of the emergency log to equal the agent's",
+    )
+    hashes = {e["hash"] for e in held}
+    assert all(e["hash"] in hashes for e in before), "SOP 5.2: the old process's entries too"
+    assert len(held) >= len(entries)
