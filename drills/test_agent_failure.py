@@ -141,3 +141,46 @@ def test_agent_failure_while_offline_resumes_offline_without_a_second_alert(
     hashes = {e["hash"] for e in held}
     assert all(e["hash"] in hashes for e in before), "SOP 5.2: the old process's entries too"
     assert len(held) >= len(entries)
+
+
+def attempted_everywhere(entries) -> bool:
+    """The SOP 3.3 marker is on disk and both backchannels were tried after it (and failed)."""
+    channels = {e.get("channel") for e in entries if e.get("kind") == "notification"}
+    return len(marker_entries(entries)) == 1 and {"discord", "signal"} <= channels
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+@pytest.mark.scenario("A")
+@pytest.mark.test_plan(4)
+def test_agent_killed_owing_its_alert_sends_it_once_restarted(
+    policy, clock, drill, probes, faults, topology
+):
+    """OFFLINE declared while both backchannels were down, so the alert never went out;
+    the channels back, the agent killed: the restarted agent sends the alert it owed, once,
+    over Discord, under the one marker already on disk."""
+    rto = policy.rto.agent_operations_minutes
+    with drill.steady(), drill.inject(faults.kill("dispatcher")) as outage:
+        with faults.discord_down(), faults.signal_down():
+            drill.expect_offline("scenario_a", outage, outage.killed())
+            before = wait_until(
+                probes.emergency_log,
+                attempted_everywhere,
+                timeout_s=clock.wall_seconds(rto),
+                describe="the marker and an attempt on each backchannel, both down",
+            )
+        failed_pid = topology.pid(AGENT)
+        with faults.kill(AGENT) as fault:
+            assert fault.injected_at_mono is not None
+            await_restart(
+                topology,
+                probes,
+                clock,
+                policy,
+                failed_pid=failed_pid,
+                failed_mono=fault.injected_at_mono,
+            )
+        # SOP 3: one marker, one alert in the template on Discord, Signal quiet.
+        drill.expect_alert("scenario_a", channel="discord")
+        log_continues(before, probes.emergency_log())
