@@ -4,8 +4,9 @@ The service answers in values (sut/agent/inbox.py, the gate's Decision); the sta
 are chosen here and only here: a verdict of the gate is 200 or 403 (for a local request and
 a task alike), a task naming no usable action 400, a rejected envelope 401 (forged), 409
 (replayed or stale) or 400, a heartbeat taken 202, and the inbox of an agent failing closed
-on an invalid policy 503. ``/healthz`` is 503 while failing closed or once a detection loop
-has stopped (sut/agent/liveness.py), 200 otherwise.
+on an invalid policy 503. ``/healthz`` is 503 while failing closed, once a detection loop
+has stopped (sut/agent/liveness.py) or while its risk controls are failed
+(sut/agent/riskcontrols.py), 200 otherwise.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def create_app(service: AgentService) -> Starlette:
         if stopped is not None:
             # A detection loop ended: alive, but blind to an outage it should detect or act on.
             return JSONResponse(stopped.health_view(service.mode), status_code=503)
+        failed = service.risk.failed
+        if failed is not None:
+            # Risk controls failed (gate4 guardrail 3): watching, but every action blocked.
+            return JSONResponse(failed.health_view(service.mode), status_code=503)
         return JSONResponse({"status": "ok", "mode": service.mode})
 
     async def metrics(_: Request) -> Response:

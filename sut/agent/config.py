@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sop.errors import PolicyError, ServiceConfigError
-from sop.policy import Policy, load_policy
+from sop.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from sop.timescale import TimeScale
 from sut.agent.notifier import ChannelConfig
 from sut.runtime.settings import Settings
@@ -40,6 +40,8 @@ class AgentConfig:
     policy: Policy | None
     policy_error: str | None
     secrets: frozenset[str]
+    #: The policy file the agent re-reads as its risk controls (None: none to re-read).
+    policy_path: Path | None = None
 
     @property
     def co_located(self) -> bool:
@@ -59,8 +61,9 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
     """Read the agent's environment; a bad value raises, a bad policy fails closed."""
     s = settings or Settings("agent")
     policy: Policy | None
+    policy_path = Path(s.optional("SOPDRILL_POLICY") or DEFAULT_POLICY_PATH)
     try:
-        policy = load_policy(s.optional("SOPDRILL_POLICY"))
+        policy = load_policy(policy_path)
         policy_error = None
     except PolicyError as exc:
         policy, policy_error = None, str(exc)
@@ -118,4 +121,5 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         policy=policy,
         policy_error=policy_error,
         secrets=frozenset(s.secrets),
+        policy_path=policy_path,
     )

@@ -4,7 +4,8 @@ One pure decision per request, from the policy, the detector's mode and the fact
 host; the caller executes only what is allowed and logs every decision either way. The
 order of the checks is the order of their authority:
 
-1. no valid policy: refuse everything (an agent without its SOP has no authority);
+1. no valid policy, or risk controls that failed since (sut/agent/riskcontrols.py): refuse
+   everything (an agent without its SOP has no authority; gate4 guardrail 3);
 2. the red list (SOP 4 "Prohibited"): refused whoever asks, in any mode;
 3. anything not on the green list: refused (unknown is not allowed);
 4. re-sync in progress (SOP 5.1): every action stops;
@@ -194,6 +195,11 @@ class ActionGate:
     def __init__(self, policy: Policy | None, policy_error: str | None = None) -> None:
         self._policy = policy
         self._policy_error = policy_error or "no policy loaded"
+        self._blocked: str | None = None
+
+    def block(self, reason: str | None) -> None:
+        """Refuse every request with ``reason`` from now on (None: stop refusing for it)."""
+        self._blocked = reason
 
     def decide(self, request: ActionRequest, mode: str, facts: HostFacts) -> Decision:
         """Allow or refuse ``request`` while the detector is in ``mode``; never raises."""
@@ -220,6 +226,8 @@ class ActionGate:
         policy = self._policy
         if policy is None:
             return f"policy invalid: {self._policy_error}; failing closed"
+        if self._blocked is not None:
+            return f"{self._blocked}; side-effecting actions blocked (gate4 guardrail 3)"
         action = request.action
         if not isinstance(action, str):
             return f"action {action!r} is not a name; failing closed"

@@ -5,22 +5,30 @@ only on a task the Dispatcher assigns (SOP 4 applies only "during an offline sta
 :func:`distress_signal` builds the JSON; :class:`IncidentReporter` sends one per outage of a
 service and remembers what the Dispatcher has received; :meth:`IncidentReporter.send` also
 carries the agent's own escalations (a re-sync refused past the RTO, sut/agent/resync_watch.py).
+Every signal carries the severity the seeds assign to its kind (the policy's ``severity``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from sop.policy import INCIDENT_KINDS
 from sut.agent.upstream import post_signed
 
-#: emergency-procedures.md severity table: "Ollama down" is P1; so is a re-sync refused past
-#: the Agent Operations RTO (P1 "Major service failure", response time 15 minutes).
-SEVERITY_BY_COMPONENT = {"ollama": "P1", "resync": "P1"}
+#: Looks up the severity of an incident kind (``Policy.severity_of``).
+SeverityOf = Callable[[str], str]
+
+
+def outage_kind(component: str) -> str:
+    """The incident kind of ``component`` being down: its own (``ollama_down``) if the
+    severity table names one, else a managed service's (``service_down``)."""
+    own = f"{component}_down"
+    return own if own in INCIDENT_KINDS else "service_down"
 
 
 def distress_signal(
@@ -28,6 +36,7 @@ def distress_signal(
     component: str,
     error: str,
     *,
+    severity: str,
     last_success: str | None,
     attempts: int,
     escalation_wall_s: float,
@@ -41,7 +50,7 @@ def distress_signal(
     return {
         "timestamp": at.isoformat(),
         "agent": agent,
-        "severity": SEVERITY_BY_COMPONENT.get(component, "P2"),
+        "severity": severity,
         "category": category,
         "component": component,
         "message": message or f"{component} service not responding to health checks",
@@ -64,14 +73,19 @@ class IncidentReporter:
     dispatcher_url: str
     escalation_wall_s: float
     timeout_s: float
+    severity_of: SeverityOf
     #: The key every distress signal is signed with (sop/callers.py).
     key: bytes | None = field(default=None, repr=False)
     #: Every distress signal the Dispatcher has, oldest first (``GET /v1/incidents``).
     sent: list[dict[str, Any]] = field(default_factory=list)
     _reported: set[str] = field(default_factory=set, repr=False)
 
-    async def report(self, client: httpx.AsyncClient, service_states: Mapping[str, str]) -> None:
-        """Report every service not running that was not reported since it last ran."""
+    async def report(
+        self, client: httpx.AsyncClient, service_states: Mapping[str, str]
+    ) -> list[dict[str, Any]]:
+        """Report every service not running that was not reported since it last ran; the
+        signals the Dispatcher took this round."""
+        taken: list[dict[str, Any]] = []
         for name, state in service_states.items():
             if state == "running":
                 self._reported.discard(name)  # the outage is over: the next one is news
@@ -82,12 +96,15 @@ class IncidentReporter:
                 self.agent,
                 name,
                 f"{name} is {state}",
+                severity=self.severity_of(outage_kind(name)),
                 last_success=None,
                 attempts=1,
                 escalation_wall_s=self.escalation_wall_s,
             )
             if await self.send(client, signal):
                 self._reported.add(name)
+                taken.append(signal)
+        return taken
 
     async def send(self, client: httpx.AsyncClient, signal: dict[str, Any]) -> bool:
         """Send one distress signal; kept in ``sent`` when the Dispatcher has it."""

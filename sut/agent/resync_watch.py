@@ -102,12 +102,13 @@ class Escalation:
             "attempts": self.attempts,
         }
 
-    def signal(self, agent: str, escalation_wall_s: float) -> dict[str, Any]:
+    def signal(self, agent: str, escalation_wall_s: float, severity: str) -> dict[str, Any]:
         """The distress signal of emergency-procedures.md for the Dispatcher."""
         signal = distress_signal(
             agent,
             "resync",
             self.refusal.error,
+            severity=severity,
             last_success=None,
             attempts=self.attempts,
             escalation_wall_s=escalation_wall_s,
@@ -123,11 +124,11 @@ class Escalation:
         }
         return signal
 
-    def alert_text(self, host: str) -> str:
+    def alert_text(self, host: str, severity: str) -> str:
         """The message to 0x01: what failed, since when, what was tried."""
         tried = ", ".join(f"POST {route} {count}x" for route, count in self.tried)
         return (
-            f"ESCALATION (P1): re-sync refused by the Dispatcher. Host: {host}. "
+            f"ESCALATION ({severity}): re-sync refused by the Dispatcher. Host: {host}. "
             f"Failed: {self.refusal.describe()}. "
             f"Since: {self.refused_since} (re-sync began {self.began}, "
             f"{self.ran_minutes:.1f} min ago; Agent Operations RTO {self.rto_minutes:g} min). "
@@ -139,7 +140,7 @@ class ResyncWatch:
     """Follows the current re-sync's answers; hands ``escalate`` one Escalation per re-sync."""
 
     def __init__(
-        self, rto_minutes: float, clock: SopClock, escalate: Callable[[Escalation], None]
+        self, rto_minutes: float, clock: SopClock, escalate: Callable[[Escalation], object]
     ) -> None:
         self._rto_minutes = rto_minutes
         self._clock = clock

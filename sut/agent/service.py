@@ -6,8 +6,8 @@ them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the de
 on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
 incidents while online. Every decision and state change lands in the emergency log. Without a
 valid policy it runs none of that and fails closed (sut/agent/failclosed.py). It knows which
-of its detection loops still run (sut/agent/liveness.py), and escalates a re-sync the
-Dispatcher refuses past the Agent Operations RTO (sut/agent/resync_watch.py).
+of its detection loops still run (sut/agent/liveness.py); its incidents and escalations are
+its desk's (sut/agent/incident_desk.py), its risk controls are re-read (riskcontrols.py).
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
 from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.inbox import InboxAnswer, InboxVerifier, Rejected, Taken, task_request
-from sut.agent.incidents import IncidentReporter
+from sut.agent.incident_desk import IncidentDesk
+from sut.agent.integrity import DataIntegrity
 from sut.agent.liveness import Loops
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
 from sut.agent.remediation import ExecutionTargets, Executor, plan
 from sut.agent.resync import Resync
-from sut.agent.resync_watch import CATEGORY, Escalation, ResyncWatch
+from sut.agent.resync_watch import ResyncWatch
+from sut.agent.riskcontrols import RiskControls
 from sut.agent.supervisor import Supervisor
 from sut.agent.watch import check_process, probe_api
 from sut.runtime.jsonlog import get_logger
@@ -67,7 +69,7 @@ class AgentService:
         self.detector: Detector | None = None
         self.guard: ReplayGuard | None = None
         self.inbox: InboxVerifier | None = None
-        self.reporter: IncidentReporter | None = None
+        self.risk = RiskControls(config.policy_path, config.policy.digest if config.policy else "")
         if config.policy is not None:
             self.detector = Detector(
                 config.policy, co_located=config.co_located, start=_START_MINUTE
@@ -76,13 +78,6 @@ class AgentService:
                 config.policy.deployment.max_envelope_age_minutes, config.scale
             )
             self.inbox = InboxVerifier(config.hmac_key, self.guard)
-            self.reporter = IncidentReporter(
-                config.name,
-                config.dispatcher_url,
-                escalation_wall_s=self._wall(config.policy.rto.ollama_minutes),
-                timeout_s=self._probe_timeout_s(),
-                key=config.hmac_key,
-            )
         self.decisions: list[dict[str, Any]] = []
         self.notifications: list[dict[str, Any]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -95,6 +90,7 @@ class AgentService:
         self._facts: FactGatherer | None = None
         self._executor: Executor | None = None
         self._notifier: Notifier | None = None
+        self._desk: IncidentDesk | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     @property
@@ -137,6 +133,22 @@ class AgentService:
         self._notifier = Notifier(
             self.policy, cfg.channels, self.log, cfg.hostname, client=self._client
         )
+        self._desk = desk = IncidentDesk(
+            self.policy,
+            cfg.name,
+            cfg.hostname,
+            cfg.dispatcher_url,
+            self._probe_timeout_s(),
+            cfg.hmac_key,
+            self._notifier,
+            self._record,
+            self.metrics.count,
+            self.decisions,
+            self.notifications,
+            self._wall,
+            self.risk,
+            DataIntegrity(cfg.protected_dirs),
+        )
         self._resync = Resync(
             self._client,
             cfg.dispatcher_url,
@@ -147,7 +159,11 @@ class AgentService:
             sleep=asyncio.sleep,
             agent_url=cfg.url,
             key=cfg.hmac_key,
-            watch=ResyncWatch(self.policy.rto.agent_operations_minutes, self.clock, self._escalate),
+            watch=ResyncWatch(  # a refusal past the RTO escalated beside it, never holding it up
+                self.policy.rto.agent_operations_minutes,
+                self.clock,
+                lambda refused: self._spawn(desk.escalate_refusal(self.client, refused)),
+            ),
         )
         self._spawn(self._resync.register())
         self._spawn(self._probe_loop(), loop="probe_loop")
@@ -204,7 +220,7 @@ class AgentService:
     @property
     def incidents(self) -> list[dict[str, Any]]:
         """The distress signals the dispatcher received, oldest first."""
-        return self.reporter.sent if self.reporter is not None else []
+        return self._desk.reporter.sent if self._desk is not None else []
 
     # ---- the detector ------------------------------------------------------------------
     def _observe(self, observation: Observation) -> None:
@@ -305,6 +321,7 @@ class AgentService:
     ) -> tuple[Decision, dict[str, Any] | None]:
         """Ask the gate, execute if allowed, log the decision either way (SOP 4)."""
         facts = facts or await self.facts()
+        self.risk.guard(self.gate, self.clock.now())  # gate4 guardrail 3: before every action
         decision = self.gate.decide(request, self.mode, facts)
         entry = decision.to_log()
         result: dict[str, Any] | None = None
@@ -331,14 +348,15 @@ class AgentService:
         interval = self._wall(self.policy.deployment.remediation_interval_minutes)
         while True:
             facts = await self.facts()
+            self.risk.guard(self.gate, self.clock.now())
+            assert self._desk is not None
+            online = self.mode in ("online", "suspect")
+            await self._desk.round(self.client, dict(facts.service_states), online=online)
             if self.mode == "offline":
                 for request in plan(facts, self.policy):
                     if self.mode != "offline":
                         break  # SOP 5.1: stop at once when the dispatcher is back
                     await self.act(request, facts)
-            elif self.mode in ("online", "suspect"):
-                assert self.reporter is not None
-                await self.reporter.report(self.client, facts.service_states)
             await asyncio.sleep(interval)
 
     # ---- SOP 3 and SOP 5 -------------------------------------------------------------------
@@ -346,24 +364,6 @@ class AgentService:
         assert self._notifier is not None
         result = await self._notifier.alert(transition.trigger or "unknown", transition.reason)
         self.notifications.append(result.as_json())
-
-    def _escalate(self, escalation: Escalation) -> None:
-        """The re-sync was refused past the RTO: escalate beside it, never holding it up."""
-        self._spawn(self._report_refusal(escalation))
-
-    async def _report_refusal(self, escalation: Escalation) -> None:
-        """Escalation matrix, Level 1 to 2: log it, tell the Dispatcher and 0x01 what failed."""
-        assert self.policy is not None
-        assert self.reporter is not None
-        assert self._notifier is not None
-        # On disk before any network is touched, as the SOP 3.3 marker is: nothing can lose it.
-        self._record("incident", **escalation.log_fields())
-        self.metrics.count("resync_escalated")
-        log.error("re-sync refused; escalated", extra={"fields": {"reason": escalation.reason}})
-        rto_wall_s = self._wall(self.policy.rto.agent_operations_minutes)
-        await self.reporter.send(self.client, escalation.signal(self.config.name, rto_wall_s))
-        text = escalation.alert_text(self.config.hostname)
-        self.notifications.append((await self._notifier.escalate(CATEGORY, text)).as_json())
 
     async def _resync_now(self) -> None:
         """SOP 5 now that the dispatcher is back; then the detector is online again."""

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 
 import httpx
 import pytest
 
-from sut.agent.incidents import IncidentReporter, distress_signal
+from sop.policy import load_policy
+from sut.agent.incidents import IncidentReporter, distress_signal, outage_kind
 from sut.dispatcher.incidents import validate_distress_signal
 
 DISPATCHER = "http://dispatcher.test"
 
 
+POLICY = load_policy()
+
+
 def reporter() -> IncidentReporter:
-    return IncidentReporter("ops", DISPATCHER, escalation_wall_s=60.0, timeout_s=1.0)
+    return IncidentReporter(
+        "ops", DISPATCHER, escalation_wall_s=60.0, timeout_s=1.0, severity_of=POLICY.severity_of
+    )
 
 
 def client_answering(answer: Callable[[httpx.Request], httpx.Response]) -> httpx.AsyncClient:
@@ -33,10 +40,35 @@ def rounds(reports: IncidentReporter, client: httpx.AsyncClient, *states: dict[s
 
 def test_the_distress_signal_is_the_format_the_dispatcher_validates():
     signal = distress_signal(
-        "ops", "ollama", "ollama is down", last_success=None, attempts=1, escalation_wall_s=60
+        "ops",
+        "ollama",
+        "ollama is down",
+        severity="P1",
+        last_success=None,
+        attempts=1,
+        escalation_wall_s=60,
     )
     validate_distress_signal(signal)  # raises RequestRejected on any deviation
-    assert signal["severity"] == "P1"  # emergency-procedures.md: Ollama down is P1
+
+
+@pytest.mark.parametrize(
+    ("component", "kind", "severity"),
+    [
+        ("ollama", "ollama_down", "P1"),  # emergency-procedures.md: "Ollama down" is P1
+        ("gitea", "gitea_down", "P1"),  # Scenario 3: Gitea Unavailable (P1)
+        ("nginx", "service_down", "P1"),  # P1 "Major service failure"
+    ],
+)
+def test_an_outage_carries_the_severity_of_its_kind(component, kind, severity):
+    assert outage_kind(component) == kind
+    posted: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.read()))
+        return httpx.Response(201, json={"id": "inc"})
+
+    rounds(reporter(), client_answering(answer), {component: "down"})
+    assert [signal["severity"] for signal in posted] == [severity]
 
 
 def test_an_outage_is_reported_once_and_a_new_outage_again():

@@ -247,7 +247,8 @@ def test_the_escalation_s_distress_signal_is_the_format_the_dispatcher_validates
     bench.resync()
     [(_, escalation)] = bench.escalations
 
-    signal = escalation.signal("ops", escalation_wall_s=900.0)
+    severity = load_policy().severity_of("resync_refused")  # P1: past the Agent Ops RTO
+    signal = escalation.signal("ops", escalation_wall_s=900.0, severity=severity)
 
     validate_distress_signal(signal)  # raises RequestRejected on any deviation
     assert signal["category"] == "resync_refused"
@@ -256,7 +257,8 @@ def test_the_escalation_s_distress_signal_is_the_format_the_dispatcher_validates
     assert signal["context"]["route"] == "/v1/emergency-log"
     assert signal["context"]["status"] == 409
     assert CONFLICT in signal["context"]["error"]
-    text = escalation.alert_text("ops-1")
+    text = escalation.alert_text("ops-1", severity)
+    assert text.startswith("ESCALATION (P1)")
     assert escalation.began is not None
     for said in ("ops-1", "POST /v1/emergency-log", "409", CONFLICT, escalation.began):
         assert said in text

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sop.chain import verify_chain
-from sop.policy import load_policy
+from sop.policy import DEFAULT_POLICY_PATH, load_policy
 from sop.timescale import TimeScale
 from sop.wire import sign_envelope
 from sut.agent import service as service_module
@@ -651,3 +651,47 @@ def test_while_online_a_down_service_is_reported_once_per_outage_and_not_touched
         # SOP 4 applies only while offline: online, the agent never restarted anything itself.
         assert agent.get("/v1/state").json()["mode"] in ("online", "suspect")
         assert service.decisions == []
+
+
+# ---- risk controls failing while running (gate4 guardrail 3) ---------------------------------
+
+
+def test_a_policy_broken_while_running_blocks_every_action_yet_the_alert_goes_out(serve, tmp_path):
+    dispatcher = FakeDispatcher()  # down: the agent declares OFFLINE after the silence
+    url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    policy_file = tmp_path / "policy.yaml"
+    shipped = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    policy_file.write_text(shipped, encoding="utf-8")
+    config = agent_config(tmp_path, url, url=None, policy_path=policy_file)
+    agent = serve(create_app(AgentService(config)))
+    assert agent.get("/healthz").status_code == 200
+
+    policy_file.write_text(shipped.replace("cvss_above: 9.0", "cvss_above: eleven"))
+
+    health = wait_for(
+        lambda: (h := agent.get("/healthz")).status_code == 503 and h, "healthz degraded"
+    )
+    assert health.json()["status"] == "degraded"
+    assert health.json()["reason"].startswith("risk controls failed: policy invalid")
+    wait_for(
+        lambda: agent.get("/v1/state").json()["mode"] == "offline", "OFFLINE", OFFLINE_WITHIN_S
+    )
+    patch = act(agent, "security_patch", "CVE-1", **CRITICAL_PATCH)
+    assert patch.status_code == 403
+    assert "risk controls failed" in patch.json()["reason"]
+    entries = on_disk(config.emergency_log)
+    assert [e["trigger"] for e in entries if e["kind"] == "marker"] == ["scenario_a"]
+    alerts = [e for e in entries if e["kind"] == "notification" and "about" not in e]
+    assert [e["channel"] for e in alerts] == ["discord", "signal"]  # tried: none configured
+    [refused] = [e for e in entries if e["kind"] == "decision"]
+    assert "gate4 guardrail 3" in refused["reason"]
+    incident, *escalated = [e for e in entries if e["kind"] == "incident"]
+    assert (incident["category"], incident["severity"]) == ("risk_controls_failed", "P1")
+    # Unresolved past Level 1 (half a wall second at this scale): escalated once.
+    assert [(e["category"], e["incident"]) for e in escalated] == [
+        ("escalation", "risk_controls_failed")
+    ]
+
+    policy_file.write_text(shipped, encoding="utf-8")
+    wait_for(lambda: agent.get("/healthz").status_code == 200, "the controls restored")
+    assert act(agent, "security_patch", "CVE-1", **CRITICAL_PATCH).status_code == 200

@@ -1,0 +1,196 @@
+"""The agent's incidents: logged, reported, escalated, told to 0x01, each by its severity.
+
+emergency-procedures.md "Emergency Notification Flow" classifies before it notifies:
+"P0 -> Immediate human alert; P1 -> Agent escalation; P2 -> Log and continue". So every
+incident lands in the emergency log first (on disk before any network, as the SOP 3.3
+marker does), with the severity the seeds assign to its kind (the policy's ``severity``);
+a P0 or P1 becomes a distress signal to the Dispatcher (when it can hear it; the log goes
+with the re-sync otherwise, SOP 5.2); a P0 is told to 0x01 at once; a P1 is watched and
+escalated to 0x01 once if still unresolved at its escalation timeout (sut/agent/escalation.py).
+A re-sync refused past the Agent Operations RTO is escalated here too (sut/agent/resync_watch.py).
+Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
+the risk controls (sut/agent/riskcontrols.py), the data's integrity (sut/agent/integrity.py),
+the managed services, and the escalation timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sop.policy import Policy
+from sut.agent.emlog import Recorder
+from sut.agent.escalation import CATEGORY, EscalationWatch
+from sut.agent.incidents import IncidentReporter, distress_signal, outage_kind
+from sut.agent.integrity import KIND as DATA_CORRUPTION
+from sut.agent.integrity import DataIntegrity
+from sut.agent.notifier import Notifier
+from sut.agent.resync_watch import CATEGORY as RESYNC_REFUSED
+from sut.agent.resync_watch import Escalation
+from sut.agent.riskcontrols import KIND as RISK_CONTROLS
+from sut.agent.riskcontrols import RiskControls
+from sut.runtime.jsonlog import get_logger
+
+# The agent's own logger: its log lines read the same whichever part of it writes them.
+log = get_logger("sut.agent")
+
+#: Severities that go to the Dispatcher as a distress signal; the first also to 0x01 at once.
+_SIGNALLED = ("P0", "P1")
+_TOLD_AT_ONCE = "P0"
+
+
+def outage_key(component: str) -> str:
+    """What a service outage's distress signal is about, in the escalation watch."""
+    return f"service:{component}"
+
+
+@dataclass(eq=False)
+class IncidentDesk:
+    """Logs, reports and escalates the agent's incidents (a plain class; see the module)."""
+
+    policy: Policy
+    agent: str
+    host: str
+    #: Where distress signals go, how long to wait for an answer, the key they are signed with.
+    dispatcher_url: str
+    timeout_s: float
+    key: bytes = field(repr=False)
+    notifier: Notifier
+    record: Recorder
+    count: Callable[[str], None]
+    #: The gate's decisions and the notifications so far (the service's lists, shared).
+    decisions: list[dict[str, Any]]
+    notifications: list[dict[str, Any]]
+    #: SOP minutes -> wall seconds (the service's clock).
+    wall: Callable[[float], float]
+    risk: RiskControls
+    integrity: DataIntegrity
+    watch: EscalationWatch = field(default_factory=EscalationWatch)
+    reporter: IncidentReporter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reporter = IncidentReporter(
+            self.agent,
+            self.dispatcher_url,
+            self.escalation_wall_s,
+            self.timeout_s,
+            self.policy.severity_of,
+            self.key,
+        )
+
+    @property
+    def escalation_wall_s(self) -> float:
+        """Wall seconds of Level 1 self-healing: each signal's escalation timeout."""
+        return self.wall(self.policy.escalation.self_healing_minutes)
+
+    async def round(
+        self, client: httpx.AsyncClient, states: dict[str, str], *, online: bool
+    ) -> None:
+        """One look at everything that raises or resolves an incident, then the escalations."""
+        news = self.risk.news()
+        if news.failed is not None:
+            reason = news.failed.reason
+            await self.raise_incident(client, RISK_CONTROLS, "policy", reason, online=online)
+        elif news.restored:
+            self.resolve(RISK_CONTROLS)
+        corrupt, cleared = await asyncio.to_thread(self.integrity.look)
+        if corrupt:
+            what = "; ".join(m.describe() for m in corrupt)
+            message = f"application data failed its integrity check: {what}"
+            files = [f"{m.directory}/{m.name}" for m in corrupt]
+            await self.raise_incident(
+                client, DATA_CORRUPTION, "data", message, online=online, files=files
+            )
+        elif cleared:
+            self.resolve(DATA_CORRUPTION)
+        self.resolve_outages(states)
+        if online:  # while the Dispatcher mediates, the agent reports and does not heal
+            await self.report_outages(client, states)
+        await self.escalate_due()
+
+    async def report_outages(self, client: httpx.AsyncClient, states: dict[str, str]) -> None:
+        """While online: report each service outage once and watch it for escalation."""
+        for signal in await self.reporter.report(client, states):
+            component = str(signal["component"])
+            self.watch.open(
+                outage_key(component), outage_kind(component), signal, len(self.decisions)
+            )
+
+    def resolve_outages(self, states: dict[str, str]) -> None:
+        """Every service seen running again: its outage is over, nothing to escalate."""
+        for name, state in states.items():
+            if state == "running":
+                self.watch.resolve(outage_key(name))
+
+    async def raise_incident(
+        self,
+        client: httpx.AsyncClient,
+        kind: str,
+        component: str,
+        message: str,
+        *,
+        online: bool,
+        **details: Any,
+    ) -> None:
+        """One incident of ``kind``: logged, then signalled, told or watched by its severity."""
+        severity = self.policy.severity_of(kind)
+        fields = {"category": kind, "severity": severity, "component": component}
+        self.record("incident", **fields, reason=message, **details)
+        self.count(f"incident_{kind}")
+        log.error("incident", extra={"fields": {"kind": kind, "severity": severity}})
+        if severity not in _SIGNALLED:
+            return  # P2, P3: "Log and continue"
+        signal = distress_signal(
+            self.agent,
+            component,
+            message,
+            severity=severity,
+            last_success=None,
+            attempts=1,
+            escalation_wall_s=self.escalation_wall_s,
+            category=kind,
+            message=message,
+        )
+        if online:
+            await self.reporter.send(client, signal)
+        if severity == _TOLD_AT_ONCE:
+            text = (
+                f"INCIDENT ({severity}): {kind}. Host: {self.host}. {message}. "
+                f"Since: {signal['timestamp']}. Nothing changed by the agent: this needs a person."
+            )
+            self.notifications.append((await self.notifier.escalate(kind, text)).as_json())
+        else:
+            self.watch.open(kind, kind, signal, len(self.decisions))
+
+    def resolve(self, kind: str) -> None:
+        """The incident of ``kind`` is over (its watch, if any, is closed)."""
+        self.watch.resolve(kind)
+
+    async def escalate_due(self) -> None:
+        """Escalation matrix, Level 1 to 2: every signal past its timeout, logged, told once."""
+        for overdue in self.watch.due(self.decisions):
+            # On disk before any network is touched: nothing can lose it.
+            self.record("incident", **overdue.log_fields())
+            self.count("escalated")
+            log.error("incident escalated", extra={"fields": {"kind": overdue.kind}})
+            result = await self.notifier.escalate(CATEGORY, overdue.alert_text(self.host))
+            self.notifications.append(result.as_json())
+
+    async def escalate_refusal(self, client: httpx.AsyncClient, escalation: Escalation) -> None:
+        """A re-sync refused past the RTO: log it, tell the Dispatcher and 0x01 what failed."""
+        severity = self.policy.severity_of(RESYNC_REFUSED)
+        self.record("incident", severity=severity, **escalation.log_fields())
+        self.count("resync_escalated")
+        log.error("re-sync refused; escalated", extra={"fields": {"reason": escalation.reason}})
+        rto_wall_s = self.wall(self.policy.rto.agent_operations_minutes)
+        signal = escalation.signal(self.agent, rto_wall_s, severity)
+        await self.reporter.send(client, signal)
+        text = escalation.alert_text(self.host, severity)
+        self.notifications.append((await self.notifier.escalate(RESYNC_REFUSED, text)).as_json())
+
+
+__all__ = ["IncidentDesk", "outage_key"]

@@ -1,0 +1,170 @@
+"""The incident desk: every incident logged with its severity; P0 told at once, P1 escalated."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sop.policy import DEFAULT_POLICY_PATH, load_policy
+from sop.timescale import TimeScale
+from sut.agent.escalation import EscalationWatch
+from sut.agent.incident_desk import IncidentDesk
+from sut.agent.integrity import MANIFEST_NAME, DataIntegrity, manifest_text
+from sut.agent.notifier import NotificationResult
+from sut.agent.riskcontrols import RiskControls
+
+POLICY = load_policy()
+SCALE = TimeScale(600)
+
+
+class Told:
+    """The notifier's escalate, recorded (what 0x01 would hear)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    async def escalate(self, about: str, text: str) -> NotificationResult:
+        self.messages.append((about, text))
+        return NotificationResult("discord", ())
+
+
+class Desk:
+    """A desk over a data dir and a policy file in ``tmp_path``, a dispatcher that answers 201."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.data = tmp_path / "data"
+        self.data.mkdir()
+        (self.data / "orders.csv").write_bytes(b"1001,42.00\n")
+        (self.data / MANIFEST_NAME).write_text(manifest_text({"orders.csv": b"1001,42.00\n"}))
+        self.policy_file = tmp_path / "policy.yaml"
+        self.policy_file.write_text(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
+        self.now = datetime.now(UTC)  # the signals are stamped with the real clock
+        self.log: list[dict[str, Any]] = []
+        self.signals: list[dict[str, Any]] = []
+        self.told = Told()
+        self.risk = RiskControls(self.policy_file, POLICY.digest)
+        self.desk = IncidentDesk(
+            POLICY,
+            "ops",
+            "ops-1",
+            "http://dispatcher.test",
+            1.0,
+            b"key",
+            self.told,  # type: ignore[arg-type]
+            lambda kind, **fields: self.log.append({"kind": kind, **fields}),
+            lambda event: None,
+            [],
+            [],
+            SCALE.wall_seconds,
+            self.risk,
+            DataIntegrity([self.data]),
+            EscalationWatch(now=lambda: self.now),
+        )
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.signals.append(json.loads(request.read()))
+        return httpx.Response(201, json={"id": "inc"})
+
+    def round(self, states: dict[str, str], *, online: bool) -> None:
+        async def run() -> None:
+            transport = httpx.MockTransport(self.answer)
+            async with httpx.AsyncClient(transport=transport) as client:
+                await self.desk.round(client, states, online=online)
+
+        asyncio.run(run())
+
+    def incidents(self) -> list[dict[str, Any]]:
+        return [e for e in self.log if e["kind"] == "incident"]
+
+    def later(self, minutes: float) -> None:
+        self.now += timedelta(seconds=SCALE.wall_seconds(minutes))
+
+
+def test_corrupt_data_while_offline_is_a_p0_logged_first_and_told_at_once(tmp_path):
+    desk = Desk(tmp_path)
+    desk.round({}, online=False)
+    assert desk.incidents() == []
+    (desk.data / "orders.csv").write_bytes(b"1001,9999.00\n")
+
+    desk.round({}, online=False)
+    desk.round({}, online=False)
+
+    [incident] = desk.incidents()
+    assert (incident["category"], incident["severity"]) == ("data_corruption", "P0")
+    assert incident["files"] == [f"{desk.data}/orders.csv"]
+    assert desk.signals == [], "offline: the Dispatcher cannot hear; the log goes with re-sync"
+    [(about, text)] = desk.told.messages
+    assert about == "data_corruption"
+    assert text.startswith("INCIDENT (P0): data_corruption. Host: ops-1.")
+    assert "orders.csv" in text
+    desk.later(3 * POLICY.escalation.self_healing_minutes)
+    desk.round({}, online=False)
+    assert len(desk.told.messages) == 1, "a P0 is told at once, never again"
+
+
+def test_an_outage_reported_online_is_escalated_once_at_its_timeout(tmp_path):
+    desk = Desk(tmp_path)
+    desk.round({"ollama": "down"}, online=True)
+    [signal] = desk.signals
+    assert (signal["component"], signal["severity"]) == ("ollama", "P1")
+    level1 = POLICY.escalation.self_healing_minutes
+
+    desk.later(level1 * 0.9)
+    desk.round({"ollama": "down"}, online=True)
+    assert desk.told.messages == [], "not before its escalation timeout"
+    desk.later(level1 * 0.2)
+    desk.round({"ollama": "down"}, online=True)
+    desk.later(level1)
+    desk.round({"ollama": "down"}, online=False)
+
+    [(about, text)] = desk.told.messages
+    assert about == "escalation"
+    assert text.startswith("ESCALATION (P1): ollama_down")
+    assert signal["timestamp"] in text
+    [escalation] = desk.incidents()
+    assert escalation["tried"][0].startswith("distress signal to the Dispatcher")
+    assert len(desk.signals) == 1, "one distress signal per outage"
+
+
+def test_a_service_running_again_before_its_timeout_is_not_escalated(tmp_path):
+    desk = Desk(tmp_path)
+    desk.round({"ollama": "down"}, online=True)
+    desk.round({"ollama": "running"}, online=True)
+    desk.later(2 * POLICY.escalation.self_healing_minutes)
+    desk.round({"ollama": "running"}, online=True)
+    assert desk.told.messages == []
+
+
+def test_risk_controls_failing_are_a_p1_reported_and_escalated_if_unresolved(tmp_path):
+    desk = Desk(tmp_path)
+    desk.policy_file.write_text("severity: [broken\n")
+    desk.risk.check(now=1.0)
+    desk.round({}, online=True)
+    [incident] = desk.incidents()
+    assert (incident["category"], incident["severity"]) == ("risk_controls_failed", "P1")
+    assert "risk controls failed: policy invalid" in incident["reason"]
+    [signal] = desk.signals
+    assert signal["category"] == "risk_controls_failed"
+    desk.later(1.5 * POLICY.escalation.self_healing_minutes)  # stamped a little after setup
+    desk.round({}, online=True)
+    assert [about for about, _ in desk.told.messages] == ["escalation"]
+
+
+def test_risk_controls_restored_before_the_timeout_are_not_escalated(tmp_path):
+    desk = Desk(tmp_path)
+    original = desk.policy_file.read_text()
+    desk.policy_file.unlink()
+    desk.risk.check(now=1.0)
+    desk.round({}, online=False)
+    desk.policy_file.write_text(original)
+    desk.risk.check(now=2.0)
+    desk.round({}, online=False)
+    desk.later(2 * POLICY.escalation.self_healing_minutes)
+    desk.round({}, online=False)
+    assert desk.told.messages == []
+    assert [e["category"] for e in desk.incidents()] == ["risk_controls_failed"]
