@@ -5,6 +5,7 @@
      ├── WireError                sop/: an inbox envelope is malformed, forged, stale or replayed
      ├── ChainError               sop/: an emergency log's hash chain is broken (names the line)
      ├── EvidenceError            sop/: an evidence event is malformed (unknown kind, bad field)
+     ├── CoverageError            sop/: a seed clause unmapped, a coverage-map entry malformed
      ├── ServiceConfigError       sut/: a service's environment or config file is wrong
      │    └── FaultSpecError      sut/standins/fault.py: a ``PUT /_fault`` body is invalid (400)
      ├── RequestRejected          sut/dispatcher/errors.py: a request refused, with its status
@@ -60,6 +61,10 @@ class ChainError(SopdrillError):
 
 class EvidenceError(SopdrillError):
     """An evidence event does not fit the schema of sop/events.py; it is never recorded."""
+
+
+class CoverageError(SopdrillError):
+    """The seeds' coverage map (sop/seeds-coverage.toml) misses a clause or is malformed."""
 
 
 class ServiceConfigError(SopdrillError):
