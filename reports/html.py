@@ -3,9 +3,10 @@
 Top to bottom: the verdict and the run's facts; a table of drills with the SOP's targets
 and the measured values side by side; the SOP section 6 test-plan checklist with the
 drills and evidence behind each step; the audit mapping (SOC 2 A1.3, CC7.5, ISO 22301
-8.5 e)); then one card per drill with its timeline picture, its first divergence from the
+8.5 e)); one card per drill with its timeline picture, its first divergence from the
 reference model when it failed, its generated schedules (reports/schedules.py) and its
-events. Every value from the evidence is escaped."""
+events; then the seeds' coverage in this run (reports/coverage.py). Every value from the
+evidence is escaped."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from reports.audit import CLAUSES, framework_clauses, sop_clauses
 from reports.checklist import ChecklistItem
+from reports.coverage import render_coverage
 from reports.invariants import drill_names, invariant_table, render_invariants
 from reports.measures import DrillMeasures, Figure
 from reports.results import DrillResult, RunResults
@@ -107,11 +109,7 @@ def _anchor(nodeid: str) -> str:
 def _figure(figure: Figure | None) -> str:
     if figure is None:
         return '<div class="fig muted">not measured</div>'
-    mark = ""
-    if figure.met is True:
-        mark = " " + _badge("met", "met")
-    elif figure.met is False:
-        mark = " " + _badge("missed", "missed")
+    mark = "" if figure.met is None else " " + _badge("met" if figure.met else "missed")
     target = f"<small>target {_e(figure.target)}</small>"
     return f'<div class="fig">{_e(figure.measured)}{mark}{target}</div>'
 
@@ -389,6 +387,7 @@ def render_report(
         f"<h2>SOP section 6 test plan</h2>{_checklist(items, by_id)}"
         f"<h2>Audit mapping</h2>{_audit(results, artifacts)}"
         f"<h2>Drill timelines</h2>{''.join(_card(view) for view in views) or _NO_DRILL}"
+        f"{render_coverage(results, _anchor)}"
         f"<h2>Artifacts of this run</h2><p>Each file below is listed with its SHA-256 in "
         "<code>MANIFEST</code>, signed in <code>MANIFEST.sig</code>; check them with "
         f"<code>sopdrill verify DIR</code>.</p><ul>{listing}</ul>"
