@@ -15,6 +15,7 @@ the file holds the running policy again.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +63,27 @@ class RiskControls:
         self._digest = running_digest
         self.failed: ControlsFailed | None = None
         self._told = False
+        # The file's (inode, size, mtime) at the last read and what that read found: an
+        # unchanged file is not parsed again (once a remediation round on a 2-core host).
+        self._seen: tuple[tuple[int, int, int], str | None] | None = None
 
     def _error(self) -> str | None:
         """Why the file does not hold the running policy now (None: it does)."""
+        assert self.path is not None
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            self._seen = None  # load_policy below says why, in the policy's own words
+        else:
+            signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+            if self._seen is not None and self._seen[0] == signature:
+                return self._seen[1]
+            self._seen = (signature, self._read())
+            return self._seen[1]
+        return self._read()
+
+    def _read(self) -> str | None:
+        """Parse the file: why it is not the running policy (None: it is)."""
         assert self.path is not None
         try:
             on_disk = load_policy(self.path)

@@ -112,3 +112,22 @@ def test_red_list_requests_are_refused_either_way(policy_file):
     controls.guard(gate, now=1.0)
     delete = ActionRequest("delete_data", "/srv/data", {}, "local:tester")
     assert not gate.decide(delete, "offline", FACTS).allowed
+
+
+def test_an_unchanged_file_is_not_parsed_again(policy_file, monkeypatch):
+    import sut.agent.riskcontrols as riskcontrols
+
+    reads: list[Path] = []
+
+    def counting(path: Path):
+        reads.append(path)
+        return load_policy(path)
+
+    monkeypatch.setattr(riskcontrols, "load_policy", counting)
+    controls = RiskControls(policy_file, POLICY.digest)
+    for now in range(5):
+        controls.check(now=float(now))
+    assert len(reads) == 1
+    break_it(policy_file, "invalid")
+    assert controls.check(now=9.0) is not None
+    assert len(reads) == 2
