@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.nightly, pytest.mark.quarterly, pytest.mark.destructiv
 BLOCKED = "risk controls failed"
 
 
-@pytest.mark.test_plan(3, 4)
 @pytest.mark.parametrize("how", HOW)
 def test_risk_controls_failing_while_running_block_every_action_yet_the_alert_goes_out(
     policy, clock, evidence, probes, faults, topology, how
@@ -96,7 +95,6 @@ def test_risk_controls_failing_while_running_block_every_action_yet_the_alert_go
     steady_state("after", probes, policy, evidence)
 
 
-@pytest.mark.test_plan(3)
 def test_an_agent_started_with_an_invalid_policy_fails_closed(
     policy, clock, evidence, probes, faults
 ):
