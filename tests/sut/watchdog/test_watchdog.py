@@ -104,3 +104,12 @@ def test_an_agent_that_answers_even_503_or_is_not_running_is_left_alone(failing_
     starting = FakeSupervisor(statename="STARTING")
     rounds(silent_url, starting, RULE.misses)
     assert starting.signals == []
+
+
+def test_a_round_longer_than_the_interval_is_not_made_up_and_never_sleeps_backwards(silent_url):
+    # A silent look waits out its timeout, far longer than the interval (the drills' case).
+    slept: list[float] = []
+    watchdog = Watchdog("agent", silent_url, FakeSupervisor(), RULE, sleep=slept.append)
+    watchdog.run(rounds=2)
+    assert len(slept) == 2
+    assert min(slept) >= 0.0
