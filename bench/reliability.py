@@ -67,7 +67,7 @@ class Tally:
             self.outcomes[outcome] += 1
             if outcome != "passed":
                 reason = " ".join(str(drill.get("reason") or "").split())[:200]
-                self.not_passed.append(f"{label}: {drill.get('name')} ({outcome}): {reason}")
+                self.not_passed.append(f"{label}: {drill.get('nodeid')} ({outcome}): {reason}")
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -10,13 +10,13 @@ from reliability import Tally, read_journal
 
 def test_outcomes_are_counted_apart_and_every_drill_that_did_not_pass_is_named() -> None:
     tally = Tally()
-    tally.add("smoke #1", [{"name": "a", "outcome": "passed"}, {"name": "b", "outcome": "passed"}])
+    tally.add("smoke #1", [{"nodeid": "a", "outcome": "passed"}, {"nodeid": "b", "outcome": "passed"}])
     tally.add(
         "smoke #2",
         [
-            {"name": "a", "outcome": "failed", "reason": "OFFLINE declared\\n early"},
-            {"name": "b", "outcome": "harness_error", "reason": "ConnectError"},
-            {"name": "c", "outcome": "skipped", "reason": "no engine"},
+            {"nodeid": "a", "outcome": "failed", "reason": "OFFLINE declared\\n early"},
+            {"nodeid": "b", "outcome": "harness_error", "reason": "ConnectError"},
+            {"nodeid": "c", "outcome": "skipped", "reason": "no engine"},
         ],
     )
     summary = tally.summary()
