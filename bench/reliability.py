@@ -83,11 +83,17 @@ class Tally:
 
 
 def run_suite(
-    suite: str, backend: str, scale: float, out: Path, pytest_args: Sequence[str] = ()
+    suite: str,
+    backend: str,
+    scale: float,
+    out: Path,
+    pytest_args: Sequence[str] = (),
+    flags: Sequence[str] = (),
 ) -> tuple[int, float]:
-    """One `sopdrill run`; its exit status and wall seconds (its output goes to out.log)."""
+    """One `sopdrill run` (with ``flags``); its exit status and wall seconds (its output
+    goes to out.log)."""
     started = time.monotonic()
-    extra = ["--", *pytest_args] if pytest_args else []
+    extra = [*flags, "--", *pytest_args] if pytest_args else [*flags]
     with (out.parent / f"{out.name}.log").open("w", encoding="utf-8") as log:
         done = subprocess.run(
             [SOPDRILL, "run", "--suite", suite, "--backend", backend, "--time-scale", f"{scale:g}",

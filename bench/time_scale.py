@@ -59,7 +59,9 @@ def measure_scale(plan: Plan, scale: float) -> dict[str, Any]:
     walls = []
     for n in range(1, plan.runs + 1):
         out = plan.out / f"x{scale:g}-{n:02d}"
-        code, wall = run_suite(plan.suite, plan.backend, scale, out, plan.pytest_args)
+        code, wall = run_suite(
+            plan.suite, plan.backend, scale, out, plan.pytest_args, ("--past-tolerance",)
+        )
         walls.append(round(wall, 1))
         label = f"x{scale:g} #{n}"
         journal = read_journal(out)

@@ -20,6 +20,12 @@ TIME_SCALE_ENV = "SOPDRILL_TIME_SCALE"
 #: milliseconds of wall time, below what a loopback HTTP probe takes, so no observation
 #: could keep to the SOP's cadence and the services would only spin.
 MAX_TIME_SCALE = 600.0
+#: The fastest scale a drill is judged at, measured with bench/time_scale.py (2026-12-03,
+#: 2 cores, local backend, the smoke suite twice per scale): every drill held at 120; at
+#: 240 the agent's restart of a stopped Ollama missed its RTO window both times (its
+#: remediation rounds cost wall time the scale does not shrink). Faster, a verdict says
+#: more about the machine than about the SOP.
+DRILL_MAX_TIME_SCALE = 120.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,17 @@ class TimeScale:
     def sop_minutes(self, wall_seconds: float) -> float:
         """SOP minutes that ``wall_seconds`` of wall-clock time stand for at this scale."""
         return wall_seconds * self.factor / 60.0
+
+    def check_for_drills(self, where: str, override: str) -> TimeScale:
+        """This scale, or PolicyError when drills cannot be judged this fast (``override``
+        names the flag that measures beyond the bound anyway)."""
+        if self.factor > DRILL_MAX_TIME_SCALE:
+            raise PolicyError(
+                f"{where}: at most {DRILL_MAX_TIME_SCALE:g} for drills (the fastest at which "
+                f"their SOP windows held, bench/time_scale.py; {override} to measure beyond "
+                f"it), got {self.factor:g}"
+            )
+        return self
 
     @classmethod
     def parse(cls, text: str, where: str = TIME_SCALE_ENV) -> TimeScale:

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         suite=SUITE,
         backend=args.backend or schedule.backend,
         time_scale=args.time_scale,
+        past_tolerance=args.past_tolerance,
         out=args.out,
         pytest_args=["-k", SCHEDULES_DRILL, f"--drill-schedule={args.file.absolute()}"],
     )
