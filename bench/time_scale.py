@@ -12,7 +12,8 @@ Issue 11 asks it for the generated schedules (``--schedules-seed``), issue 14 fo
     .venv/bin/python bench/time_scale.py --suite nightly --pytest-args "-k generated" \
         --schedules-seed 20261203 --scales 60,120,240
 
-Figures go to bench/results/time-scale.json (each scale's counts and what failed).
+Figures go to bench/results/time-scale.json or ``--results`` (each scale's counts and
+what failed).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pytest-args", default="", help="passed after `--` to each run")
     parser.add_argument("--schedules-seed", type=int, help="--drill-seed for generated schedules")
     parser.add_argument("--out", type=Path, help="where each run's artifacts go")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"default: {RESULTS}")
     args = parser.parse_args(argv)
     try:
         scales = tuple(sorted(float(s) for s in args.scales.split(",") if s.strip()))
@@ -117,15 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         "largest_scale_held": held,
         "scales": figures,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     for figure in figures:
         verdict = "held" if figure["clean"] else "FAILED"
         print(f"x{figure['scale']:g}: {figure['passed']}/{figure['drills']} passed, {verdict}")
         for line in [*figure["broken_runs"], *figure["not_passed"]]:
             print(f"  {line}")
     print(f"largest time scale held: {held if held is None else f'{held:g}'}")
-    print(f"artifacts in {out}; figures in {RESULTS.relative_to(REPO)}")
+    print(f"artifacts in {out}; figures in {args.results}")
     return 0 if held is not None else 1
 
 
