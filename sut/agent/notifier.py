@@ -107,13 +107,17 @@ class Notifier:
         # SOP 3.3 is last in priority but written first: it needs no network, so an outage of
         # both channels (or a crash while sending) still leaves the trigger on disk.
         self._append("marker", trigger=trigger, reason=reason, host=self._host)
-        return await self._send(self._policy.render_alert(self._host, reason), trigger, None)
+        return await self._send(self._alert_text(reason), trigger, None)
 
     async def resend(self, trigger: str, reason: str) -> NotificationResult:
         """The SOP 3.1 alert of a declaration whose marker is already on disk but which no
         channel delivered (an agent restarted mid-alert): the channels again in order, and
         no second marker (SOP 3.3 keeps one per declaration)."""
-        return await self._send(self._policy.render_alert(self._host, reason), trigger, None)
+        return await self._send(self._alert_text(reason), trigger, None)
+
+    def _alert_text(self, reason: str) -> str:
+        """SOP 3.1's template filled in: this host and the error or timeout that triggered."""
+        return self._policy.render_alert(self._host, reason)
 
     async def escalate(self, about: str, text: str) -> NotificationResult:
         """Send ``text`` to 0x01 over the same channels in the same order, with no marker.
