@@ -1,7 +1,7 @@
 """Evidence to compliance artifacts: report.html, the test-plan checklist, a signed manifest.
 
 Reads what a run left in its output directory (evidence.json, junit.xml,
-allure-results/) and never the harness or the SUT: imports sop only.
+allure-results/, history/) and never the harness or the SUT: imports sop only.
 """
 
 from reports.build import REPORT_FILE, BuiltReport, build_report

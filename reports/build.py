@@ -11,9 +11,10 @@ The MANIFEST is not written here (``write_manifest`` signs what this leaves).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from reports.agent_incidents import incidents_section
 from reports.allure import REPORT_DIR, render_allure_html, write_allure_extras
 from reports.audit import AUDIT_FILE, audit_mapping
 from reports.checklist import ChecklistItem, checklist
@@ -107,6 +108,8 @@ def build_report(
         for drill in results.drills
     }
     drafts = _write_drafts(root, results, views)
+    # Issue 13: each card shows the incidents the agent logged, with their severity.
+    views = {k: replace(v, incidents=incidents_section(root, k)) for k, v in views.items()}
     write_allure_extras(root, results)
     # The report lists itself, the manifest and the Allure render it cannot see yet.
     artifacts = sorted(

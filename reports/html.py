@@ -87,6 +87,7 @@ class DrillView:
     measures: DrillMeasures
     svg: str
     drafts: Mapping[str, str]  # label -> relative path (PIR, handoff)
+    incidents: str = ""  # the agent's logged incidents (reports/agent_incidents.py)
 
 
 def _e(value: object) -> str:
@@ -321,7 +322,7 @@ def _card(view: DrillView) -> str:
         f"<div><b>Notification latency</b>{_figure(figures.notification)}</div>"
         f"<div><b>Time to recovery</b>{_figure(figures.recovery)}</div></div>"
         f"{picture}{('<p>Drafts: ' + drafts + '</p>') if drafts else ''}"
-        f"{_events_table(drill)}</section>"
+        f"{view.incidents}{_events_table(drill)}</section>"
     )
 
 
