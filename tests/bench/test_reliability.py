@@ -10,7 +10,9 @@ from reliability import Tally, read_journal
 
 def test_outcomes_are_counted_apart_and_every_drill_that_did_not_pass_is_named() -> None:
     tally = Tally()
-    tally.add("smoke #1", [{"nodeid": "a", "outcome": "passed"}, {"nodeid": "b", "outcome": "passed"}])
+    tally.add(
+        "smoke #1", [{"nodeid": "a", "outcome": "passed"}, {"nodeid": "b", "outcome": "passed"}]
+    )
     tally.add(
         "smoke #2",
         [
