@@ -21,10 +21,21 @@ from sop.policy import Policy
 NOTIFICATION = "notification"
 
 
+def _on(fault: FaultSpan, channel: str) -> bool:
+    """Whether ``fault`` acts on ``channel``: it stops or cuts it (its target), or its kind
+    names the channel first (``discord_rate_limit``, whose target is its ``5x0.25s``)."""
+    return fault.target == channel or fault.kind.startswith(f"{channel}_")
+
+
 def _down(history: History, channel: str, since: float, until: float) -> bool:
-    """Whether the harness held ``channel`` down or throttled at some time in [since, until]."""
+    """Whether the harness held ``channel`` down or throttled at some time in [since, until].
+
+    A throttled Discord refuses once the agent has honoured its retry_after as often as the
+    policy allows (generated schedules, CI: five 429s in a row, Signal after the third
+    retry, had been judged "a Signal alert while Discord was up").
+    """
     return any(
-        f.target == channel and f.at <= until and (f.end is None or f.end >= since)
+        _on(f, channel) and f.at <= until and (f.end is None or f.end >= since)
         for f in history.of(FaultSpan)
     )
 

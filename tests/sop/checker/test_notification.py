@@ -93,6 +93,12 @@ def test_signal_while_discord_accepts_is_violated_and_after_discord_fails_holds(
     assert check_notification(story.add(history, down), POLICY).status == "held"
     wrong_sender = story.edit(story.add(history, down), is_delivery, sender="+1999")
     assert judged(wrong_sender).clause == "SOP 3.2"
+    # Discord throttled past the agent's retries refuses too (the fault's target is its
+    # spec, its kind names the channel); a throttled Signal says nothing about Discord.
+    throttled = FaultSpan("discord_rate_limit", "5x0.25s", 0.0, None, {}, "fault-429")
+    assert check_notification(story.add(history, throttled), POLICY).status == "held"
+    signal_429 = FaultSpan("signal_rate_limit", "5x0.25s", 0.0, None, {}, "fault-s429")
+    assert "Discord first" in judged(story.add(history, signal_429)).required
 
 
 def test_no_alert_at_all_is_violated(story: Any) -> None:
