@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,51 +13,21 @@ import pytest
 from sop.chain import verify_chain
 from sop.observations import ApiProbe
 from sop.policy import load_policy
-from sop.timescale import TimeScale
 from sut.agent.app import create_app
 from sut.agent.config import AgentConfig
 from sut.agent.detector import Detector
 from sut.agent.emlog import EmergencyLog
-from sut.agent.notifier import ChannelConfig
 from sut.agent.resume import resumption
 from sut.agent.service import AgentService
+from tests.sut.agent.test_service import agent_config, closed_url
 
 POLICY = load_policy()
-FAST = TimeScale(600)
-KEY = b"resume-test-key-5f1a9c"
 REASON = "no valid heartbeat for 15.0 min; 3 consecutive API failures"
 
 
-def closed_url() -> str:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
 def config(tmp_path: Path) -> AgentConfig:
-    return AgentConfig(
-        name="ops",
-        url=None,
-        hostname="ops-test",
-        bind="127.0.0.1",
-        port=0,
-        dispatcher_url=closed_url(),  # the dispatcher is still down
-        hmac_key=KEY,
-        channels=ChannelConfig(None, None, None, None, None, None),
-        emergency_log=tmp_path / "emergency.log",
-        log_dir=None,
-        protected_dirs=(),
-        supervisor_url=None,
-        managed_services=(),
-        ollama_url=None,
-        dispatcher_pidfile=None,
-        process_scope=None,
-        host_memory_bytes=None,
-        scale=FAST,
-        policy=POLICY,
-        policy_error=None,
-        secrets=frozenset({KEY.decode()}),
-    )
+    """An agent whose dispatcher is still down, its log at ``tmp_path``."""
+    return agent_config(tmp_path, closed_url(), url=None, emergency_log=tmp_path / "emergency.log")
 
 
 def declared(log: EmergencyLog, *, marker: bool = True, outcome: str | None = "delivered") -> None:
