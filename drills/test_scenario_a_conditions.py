@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 
 from fixtures.lifecycle import outage_timeline
-from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
+from fixtures.tolerance import held_past_detection
 from sop.observations import ApiProbe, Heartbeat, ProcessCheck
 
 #: Case -> the proxy links it disables (docs/harness.md, "Network links").
@@ -30,18 +30,6 @@ CASES = {
 }
 #: What the agent's probe meets on a disabled link: nothing listens (SOP 2A.2 failure).
 CUT_OUTCOME = "unreachable"
-
-
-def held_minutes(policy) -> float:
-    """Past the silence, past enough failed probes (each up to its timeout), past the far
-    end of the window: long enough for any one condition to have shown."""
-    rule = policy.scenario_a
-    return (
-        rule.silence_minutes
-        + rule.api_probe_interval_minutes * (rule.api_failures + 1)
-        + policy.deployment.api_probe_timeout_minutes
-        + DETECTION_TOLERANCE_MINUTES
-    )
 
 
 def case_timeline(case: str, policy, heartbeat_at: float, began: float, hold: float):
@@ -66,7 +54,7 @@ def case_timeline(case: str, policy, heartbeat_at: float, began: float, hold: fl
 @pytest.mark.parametrize("case", list(CASES))
 def test_scenario_a_needs_all_its_conditions(case, policy, drill, faults):
     """One link or both cut, the dispatcher alive: OFFLINE only where all of 2A hold."""
-    hold = held_minutes(policy)
+    hold = held_past_detection(policy)
     with drill.steady(), drill.inject(faults.link_down(CASES[case])) as outage:
 
         def timeline(heartbeat_at):

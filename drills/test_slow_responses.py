@@ -25,7 +25,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
+from fixtures.tolerance import held_past_detection
 from fixtures.waiting import wait_until
 from sop.observations import ApiProbe, Heartbeat, ProcessCheck
 
@@ -39,17 +39,6 @@ UNDER_TIMEOUT = 0.5
 def latency_ms(policy, clock, timeouts: float) -> int:
     """Toxiproxy latency (wall milliseconds) of ``timeouts`` probe timeouts at this scale."""
     return int(clock.wall_seconds(policy.deployment.api_probe_timeout_minutes) * timeouts * 1000)
-
-
-def held_past_detection(policy) -> float:
-    """SOP minutes past the silence, enough failed probes, the probe timeout, the slack."""
-    rule = policy.scenario_a
-    return (
-        rule.silence_minutes
-        + rule.api_probe_interval_minutes * (rule.api_failures + 1)
-        + policy.deployment.api_probe_timeout_minutes
-        + DETECTION_TOLERANCE_MINUTES
-    )
 
 
 def counted_per_interval(counted: float, elapsed_minutes: float, policy) -> None:
