@@ -41,10 +41,12 @@ VALIDITY = "heartbeat validity"
 
 @dataclass(frozen=True)
 class _Views:
-    """The two readings of the harness's samples the judgement brackets the agent with."""
+    """The readings of the harness's samples the judgement brackets the agent with: a
+    declaration is early before the early view's oracle, late after the late one's."""
 
     exact: list[Observation]
     early: list[Observation]
+    late: list[Observation]
     co_located: bool
 
 
@@ -93,16 +95,17 @@ def _judge_declaration(
             f"no OFFLINE before a scenario holds (due {due})",
             f"mode {seen.mode} (trigger {seen.trigger})",
         )
-    if oracle.offline_at is not None:
-        latest = latest_declaration(oracle.offline_at, policy)
+    due = first_offline(views.late, policy, co_located=co, start=d.start)
+    if due.offline_at is not None:
+        latest = latest_declaration(due.offline_at, policy)
         if d.before > latest:
             return _sop2(
                 history,
                 seen,
-                f"OFFLINE by {latest:.2f} ({oracle.reason})",
+                f"OFFLINE by {latest:.2f} ({due.reason})",
                 f"not declared at {d.before:.2f}, first seen at {seen.at:.2f}",
                 at=latest,
-                cited_at=oracle.offline_at,
+                cited_at=due.offline_at,
             )
     if seen.mode == "offline":
         trigger = seen.trigger
@@ -198,7 +201,7 @@ def _resynced(history: History, since: float, by: float) -> bool:
 
 def _missed(history: History, policy: Policy, views: _Views, start: float) -> Divergence | None:
     """A declaration the oracle requires after ``start`` that the polled modes never show."""
-    oracle = first_offline(views.exact, policy, co_located=views.co_located, start=start)
+    oracle = first_offline(views.late, policy, co_located=views.co_located, start=start)
     if oracle.offline_at is None:
         return None
     latest = latest_declaration(oracle.offline_at, policy)
@@ -220,6 +223,7 @@ def detection_divergence(history: History, policy: Policy) -> Divergence | None:
     views = _Views(
         observations(history, policy),
         observations(history, policy, early=True),
+        observations(history, policy, late=True),
         history.facts.co_located,
     )
     start = 0.0

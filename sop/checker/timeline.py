@@ -7,6 +7,7 @@ declaration from the modes the harness polled, bracketed by the samples around i
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from dataclasses import dataclass
 
@@ -63,14 +64,25 @@ def judge_envelopes(history: History, policy: Policy) -> tuple[Judged, ...]:
     return tuple(judged)
 
 
-def observations(history: History, policy: Policy, *, early: bool = False) -> list[Observation]:
+def observations(
+    history: History, policy: Policy, *, early: bool = False, late: bool = False
+) -> list[Observation]:
     """The oracle's timeline from the harness's observations (docs/architecture.md).
 
-    ``early``: each failing, rate-limited or gone sample is moved back to the sample
-    before it (a rate limit not before the last heartbeat that said the provider was
-    fine), the earliest the state it reports may have begun; the agent's own probes may
-    see it that soon.
+    The harness samples; the states it reports began somewhere between a sample and the
+    one before it. ``early``: each failing, rate-limited or gone sample is moved back to
+    the sample before it (a rate limit not before the last heartbeat that said the
+    provider was fine), the earliest the state it reports may have begun; the agent's
+    own probes may see it that soon. ``late``: the mirror, each sample that ends such a
+    state (an answering probe, a live process, a heartbeat saying the provider is fine)
+    moved back to the last sample that still saw the state, the earliest it may have
+    ended: a scenario the SOP *requires* the agent to act on must have held on these
+    readings (CI's generated schedules: a 2.75-minute 429 storm, its end seen by the next
+    heartbeat 0.43 SOP-min later, was judged a 3-minute run the agent had to declare).
     """
+    if early and late:
+        raise ValueError("observations: a view is early or late, not both")
+    reports: list[RateLimitReport] = []
     timeline: list[Observation] = []
     for judged in judge_envelopes(history, policy):
         envelope = judged.envelope
@@ -85,11 +97,21 @@ def observations(history: History, policy: Policy, *, early: bool = False) -> li
             )
         ):
             # SOP 2B: the dispatcher's own word on its provider, in a valid heartbeat.
-            timeline.append(RateLimitReport(envelope.at, envelope.provider == "rate_limited"))
-    # Where the provider was last said to be fine (SOP 2B): a limit began after that.
-    fine = sorted(o.at for o in timeline if isinstance(o, RateLimitReport) and not o.limited)
+            reports.append(RateLimitReport(envelope.at, envelope.provider == "rate_limited"))
+    samples = history.of(DispatcherSample)
+    # Where each source last said the provider was fine or limited (SOP 2B).
+    fine = sorted(r.at for r in reports if not r.limited)
+    limited = sorted(r.at for r in reports if r.limited)
+    probed_limited = sorted(s.at for s in samples if s.api == "rate_limited")
+    previous_report: float | None = None
+    for report in reports:
+        at = report.at
+        if late and not report.limited and previous_report is not None:
+            at = _just_after(_last_before(probed_limited, report.at, previous_report))
+        previous_report = report.at
+        timeline.append(RateLimitReport(at, report.limited))
     previous: float | None = None
-    for sample in history.of(DispatcherSample):
+    for sample in samples:
         probe_at = check_at = sample.at
         if early and previous is not None:
             # Only the states that make a scenario move back: an answer or a live process is
@@ -97,15 +119,30 @@ def observations(history: History, policy: Policy, *, early: bool = False) -> li
             if sample.api != "ok":
                 probe_at = previous
             if sample.api == "rate_limited":
-                index = bisect_left(fine, sample.at)
-                probe_at = max(previous, fine[index - 1]) if index else previous
+                probe_at = _last_before(fine, sample.at, previous)
             if sample.process in GONE_STATES:
                 check_at = previous
+        if late and previous is not None:
+            if sample.api == "ok":
+                probe_at = _just_after(_last_before(limited, sample.at, previous))
+            if sample.process is not None and sample.process not in GONE_STATES:
+                check_at = _just_after(previous)
         previous = sample.at
         timeline.append(ApiProbe(probe_at, sample.api))
         if history.facts.co_located and sample.process is not None:
             timeline.append(ProcessCheck(check_at, sample.process))
     return sorted(timeline, key=lambda obs: obs.at)
+
+
+def _just_after(at: float) -> float:
+    # A state's end moved back is placed after the sample that still saw it, in any order.
+    return math.nextafter(at, math.inf)
+
+
+def _last_before(instants: list[float], at: float, floor: float) -> float:
+    """The latest of ``instants`` before ``at``, or ``floor`` when that is later."""
+    index = bisect_left(instants, at)
+    return max(floor, instants[index - 1]) if index else floor
 
 
 def answers(history: History, policy: Policy) -> list[tuple[float, str]]:

@@ -265,3 +265,43 @@ def test_a_divergence_with_another_cause_is_not_blamed_on_an_invalid_envelope(
     history = story.add(history, forged(oracle_at(history) - 2))
     assert check_detection(history, POLICY).status == "violated"
     assert check_validity(history, POLICY).status == "held"
+
+
+def _storm_seen_by_samples(last_heartbeat_limited: bool) -> Any:
+    """CI's generated schedule: a 429 storm from 0.5 to 3.25, sampled by heartbeats a
+    minute apart (0.7 ... 3.7) and the harness's probes (1.0 ... 4.0); the agent stays
+    online throughout."""
+    from sop.history import DispatcherSample, History
+
+    from .conftest import FACTS
+
+    records: list[Any] = []
+    for index, at in enumerate((0.7, 1.7, 2.7, 3.7, 4.7)):
+        limited = at < 3.25 or (at == 3.7 and last_heartbeat_limited)
+        provider = "rate_limited" if limited else "ok"
+        records.append(
+            EnvelopeRecord(at, "heartbeat", "dispatcher", True, f"hb-{index}", index, at, provider)
+        )
+    for at in (1.0, 2.0, 3.0, 4.0):
+        api = "rate_limited" if at < 3.25 else "ok"
+        records.append(DispatcherSample(at, api, "running", f"api-{at:g}"))
+    t = 0.0
+    while t < 8.0:
+        records.append(ModeSample(t, "online", None, f"mode-{t:g}"))
+        t += POLL
+    return History("drills/test_generated_schedules.py::storm", FACTS, tuple(records))
+
+
+def test_a_storm_whose_end_the_samples_see_late_requires_nothing() -> None:
+    # Between the last limited sample (3.0) and the heartbeat saying fine (3.7) the storm
+    # may already be over: 0.7 .. 3.0 is no 3-minute run the agent had to declare on.
+    verdict = check_detection(_storm_seen_by_samples(False), POLICY)
+    assert verdict.status == "held", verdict.divergence
+
+
+def test_a_storm_the_samples_saw_for_three_minutes_requires_offline() -> None:
+    verdict = check_detection(_storm_seen_by_samples(True), POLICY)
+    assert verdict.status == "violated"
+    assert verdict.divergence is not None
+    assert verdict.divergence.required.startswith("OFFLINE by")
+    assert "scenario_b at 3.7" in verdict.divergence.required
