@@ -95,17 +95,17 @@ def _judge_declaration(
             f"no OFFLINE before a scenario holds (due {due})",
             f"mode {seen.mode} (trigger {seen.trigger})",
         )
-    due = first_offline(views.late, policy, co_located=co, start=d.start)
-    if due.offline_at is not None:
-        latest = latest_declaration(due.offline_at, policy)
+    owed = first_offline(views.late, policy, co_located=co, start=d.start)
+    if owed.offline_at is not None:
+        latest = latest_declaration(owed.offline_at, policy)
         if d.before > latest:
             return _sop2(
                 history,
                 seen,
-                f"OFFLINE by {latest:.2f} ({due.reason})",
+                f"OFFLINE by {latest:.2f} ({owed.reason})",
                 f"not declared at {d.before:.2f}, first seen at {seen.at:.2f}",
                 at=latest,
-                cited_at=due.offline_at,
+                cited_at=owed.offline_at,
             )
     if seen.mode == "offline":
         trigger = seen.trigger
