@@ -3,6 +3,7 @@
 ollama   Ollama-compatible model server (also the dispatcher's model provider)
 discord  Discord REST v10 subset for a bot's direct messages
 signal   signal-cli-rest-api subset (/v2/send, /v1/about)
+gitea    Gitea REST API v1 subset: version, token user, private repositories and their issues
 
 Each records what it accepted (``/_sink/messages``) and takes faults from the harness
 (``/_fault``); start one with ``python -m sut.standins.<name>``. The services themselves are

@@ -1,7 +1,7 @@
 """Every route of every HTTP service under hostile requests: never a 5xx, a refusal changes nothing.
 
 Issue 14, "Inputs are checked at the edge" (docs/security.md, "Limits at the edge"). The
-services are the dispatcher, the agent, the three stand-ins and the embedded proxy's
+services are the dispatcher, the agent, the four stand-ins and the embedded proxy's
 Toxiproxy API, each built as its own tests build it and served in-process (httpx's
 ASGITransport, lifespan on: the dispatcher's heartbeats and the agent's loops run). The routes
 are read from each app's ``routes``, so a route added later is fuzzed without a word here;
@@ -24,7 +24,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -47,12 +47,13 @@ from sut.dispatcher.config import DispatcherConfig
 from sut.dispatcher.incidents import REQUIRED_FIELDS as INCIDENT_FIELDS
 from sut.runtime.body import MAX_BODY_BYTES
 from sut.runtime.settings import Settings
-from sut.standins import discord, ollama, signal
+from sut.standins import discord, gitea, ollama, signal
 
 ROOT = Path(__file__).resolve().parents[2]
 HMAC_KEY = "fuzz-hmac-key-6d1f0c"
 OPERATOR_TOKEN = "fuzz-operator-token-93ab"
 DISCORD_TOKEN = "fuzz-bot-token.77e1"
+GITEA_TOKEN = "fuzz-gitea-token-4c1d"
 SIGNAL_NUMBER = "+15550100001"
 #: SOP seconds per wall second: a loop's second round is hours away, so every state the
 #: fuzz compares holds still unless a request moves it (the first rounds run at start).
@@ -96,6 +97,8 @@ class Service:
     too_large: int = 413
     #: The callers whose credentials the service takes (``credentials``).
     right: tuple[str, ...] = ()
+    #: The Content-Type without which the service reads no body (Gitea binds by it).
+    body_type: str | None = None
 
     def snapshot(self, request: Hostile) -> dict[str, Any]:
         """What the views answer now, each as (status, body)."""
@@ -204,6 +207,34 @@ def discord_standin(in_process: Any) -> Iterator[Service]:
 
 
 @pytest.fixture(scope="module")
+def gitea_standin(tmp_path_factory: pytest.TempPathFactory, in_process: Any) -> Iterator[Service]:
+    # Issues on disk: every accepted write goes through the atomic file write too.
+    env = {
+        "SOPDRILL_GITEA_TOKEN": GITEA_TOKEN,
+        "SOPDRILL_GITEA_DATA": str(tmp_path_factory.mktemp("gitea")),
+    }
+    app = gitea.create_app(Settings("gitea", env))
+    repo = f"{gitea.API}/repos/ops/incidents"
+    # The issues, as their owner reads them, are state a refusal must leave alone.
+    views = [
+        "/_sink/messages",
+        "/_fault",
+        f"{repo}?token={GITEA_TOKEN}",
+        f"{repo}/issues?state=all&limit=50&token={GITEA_TOKEN}",
+        f"{repo}/issues/1?token={GITEA_TOKEN}",
+    ]
+    with in_process(app) as client:
+        filed = client.post(
+            f"{repo}/issues", json={"title": "seeded"}, headers=credentials(("token",), "", "", b"")
+        )
+        assert filed.status_code == 201, filed.text
+        client.delete("/_sink/messages")
+        known = {"owner": "ops", "repo": "incidents", "index": "1"}
+        service = standin("gitea", app, client, ("token",), **known)
+        yield replace(service, views=lambda _: views, body_type="application/json")
+
+
+@pytest.fixture(scope="module")
 def signal_standin(in_process: Any) -> Iterator[Service]:
     app = signal.create_app(Settings("signal", {"SOPDRILL_SIGNAL_NUMBER": SIGNAL_NUMBER}))
     with in_process(app) as client:
@@ -240,7 +271,15 @@ def proxy(in_process: Any) -> Iterator[Service]:
         client.call(collection.close())  # nothing left listening
 
 
-SERVICES = ("dispatcher", "agent", "discord_standin", "signal_standin", "ollama_standin", "proxy")
+SERVICES = (
+    "dispatcher",
+    "agent",
+    "discord_standin",
+    "signal_standin",
+    "ollama_standin",
+    "gitea_standin",
+    "proxy",
+)
 #: The modules that define each service's ``create_app``.
 SERVICE_MODULES = {
     "sut/dispatcher/app.py",
@@ -248,6 +287,7 @@ SERVICE_MODULES = {
     "sut/standins/discord.py",
     "sut/standins/signal.py",
     "sut/standins/ollama.py",
+    "sut/standins/gitea.py",
     "fixtures/proxy/api.py",
 }
 
@@ -359,6 +399,16 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
         st.integers(-1, 5),
         max_size=3,
     ),
+    "title": st.text(min_size=1, max_size=10),
+    "ref": st.sampled_from(["", "main", "refs/heads/x"]),
+    "assignee": st.sampled_from(["", "ops-agent", "OPS-agent", "nobody"]),
+    "assignees": st.lists(st.sampled_from(["ops-agent", "OPS-AGENT", ""]), max_size=2),
+    "labels": st.lists(st.integers(-1, 3), max_size=2),
+    "milestone": st.integers(-1, 3),
+    "closed": st.booleans(),
+    "state": st.sampled_from(["open", "closed", "all", ""]),
+    "due_date": ISO_TIMES,
+    "unset_due_date": st.booleans(),
 }
 _PROXY = ("name", "listen", "upstream", "enabled")
 _TOXIC = ("name", "type", "stream", "toxicity", "attributes")
@@ -378,6 +428,27 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /v2/send": ("message", "number", "recipients"),
     "POST /api/generate": ("model", "stream", "prompt"),
     "POST /api/chat": ("model", "stream", "messages"),
+    "POST /api/v1/repos/{owner}/{repo}/issues": (
+        "title",
+        "body",
+        "ref",
+        "assignee",
+        "assignees",
+        "labels",
+        "milestone",
+        "closed",
+        "due_date",
+    ),
+    "PATCH /api/v1/repos/{owner}/{repo}/issues/{index}": (
+        "title",
+        "body",
+        "ref",
+        "assignees",
+        "milestone",
+        "state",
+        "due_date",
+        "unset_due_date",
+    ),
     "POST /proxies": _PROXY,
     "POST /proxies/{proxy}": _PROXY,
     "PATCH /proxies/{proxy}": _PROXY,
@@ -387,12 +458,18 @@ FORMS: dict[str, tuple[str, ...]] = {
     "PATCH /proxies/{proxy}/toxics/{toxic}": _TOXIC,
 }
 LISTS = {"POST /populate"}
+#: A field a route reads otherwise than the others of its name do: an issue's body is text.
+PLAUSIBLE_FOR = {
+    "POST /api/v1/repos/{owner}/{repo}/issues": {"body": st.text(max_size=10)},
+    "PATCH /api/v1/repos/{owner}/{repo}/issues/{index}": {"body": st.text(max_size=10)},
+}
 
 
 @st.composite
-def of_form(draw: st.DrawFn, fields: tuple[str, ...]) -> dict[str, Any]:
+def of_form(draw: st.DrawFn, fields: tuple[str, ...], key: str = "") -> dict[str, Any]:
     """A body of ``fields``, each plausible; then a few removed, made hostile or added."""
-    body = draw(st.fixed_dictionaries({name: PLAUSIBLE[name] for name in fields}))
+    values = {name: PLAUSIBLE_FOR.get(key, {}).get(name, PLAUSIBLE[name]) for name in fields}
+    body = draw(st.fixed_dictionaries(values))
     for name in draw(st.lists(st.sampled_from(fields), max_size=2, unique=True), label="broken"):
         if draw(st.booleans()):
             del body[name]
@@ -405,7 +482,7 @@ def plausible(key: str) -> st.SearchStrategy[Any]:
     """Bodies of the form ``key`` (``METHOD /path``) reads, or of any form if none is known."""
     if key not in FORMS:
         return st.sampled_from(sorted(set(FORMS.values()))).flatmap(of_form)
-    form = of_form(FORMS[key])
+    form = of_form(FORMS[key], key)
     return st.lists(form, max_size=3) if key in LISTS else form
 
 
@@ -450,7 +527,15 @@ HEADER_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_si
 KNOWN_HEADERS = st.fixed_dictionaries(
     {},
     optional={
-        "content-type": st.sampled_from(["application/json", "text/plain", "x/y; charset=zz"]),
+        "content-type": st.sampled_from(
+            [
+                "application/json",
+                "text/plain",
+                "x/y; charset=zz",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+            ]
+        ),
         "content-length": st.integers(0, 10**30).map(str) | ODD_LENGTHS | HEADER_TEXT,
         "authorization": HEADER_TEXT,
         "x-sopdrill-sent-at": HEADER_TEXT | ISO_TIMES,
@@ -461,12 +546,28 @@ KNOWN_HEADERS = st.fixed_dictionaries(
 OTHER_HEADERS = st.dictionaries(TOKENS, HEADER_TEXT, max_size=2)
 #: Callers that are not the right one: none, a wrong secret, a stale signature.
 WRONG_CALLERS = st.sampled_from(
-    ["none", "bearer-wrong", "bot-wrong", "signed-stale", "signed-wrong", "bearer", "bot"]
+    [
+        "none",
+        "bearer-wrong",
+        "bot-wrong",
+        "token-wrong",
+        "signed-stale",
+        "signed-wrong",
+        "bearer",
+        "bot",
+        "token",
+    ]
 )
 QUERY = st.lists(
     st.tuples(
-        st.sampled_from(["epoch", "stream"]) | st.text(max_size=5),
-        ODD_URL_TEXT | ODD_URL_TEXT | st.integers(0, 3).map(str) | HEADER_TEXT,
+        st.sampled_from(["epoch", "stream", "state", "page", "limit", "type", "sudo"])
+        | st.sampled_from(["token", "access_token"])
+        | st.text(max_size=5),
+        ODD_URL_TEXT
+        | ODD_URL_TEXT
+        | st.integers(0, 3).map(str)
+        | HEADER_TEXT
+        | st.sampled_from(["all", "closed", "pulls", GITEA_TOKEN]),
     ),
     max_size=3,
 )
@@ -488,6 +589,8 @@ def credentials(callers: tuple[str, ...], method: str, path: str, body: bytes) -
                 "bearer-wrong": bearer_headers(OPERATOR_TOKEN + "x"),
                 "bot": {"Authorization": f"Bot {DISCORD_TOKEN}"},
                 "bot-wrong": {"Authorization": "Bot nope"},
+                "token": {"Authorization": f"token {GITEA_TOKEN}"},
+                "token-wrong": {"Authorization": "token nope"},
             }[caller]
     return {name.lower(): value for name, value in headers.items()}
 
@@ -511,6 +614,9 @@ def hostile(draw: st.DrawFn, service: Service, route: Route, method: str) -> Hos
     # Half the time the right caller, so that what stands behind the check is reached too.
     callers = draw(st.just(service.right) | WRONG_CALLERS.map(lambda one: (one,)), label="caller")
     headers |= credentials(callers, method, path, body or b"")
+    # Most of those without a type say what the service wants, as its clients do.
+    if service.body_type and "content-type" not in headers and draw(st.integers(0, 3)) < 3:
+        headers["content-type"] = service.body_type
     decoded = {name: unquote(value) for name, value in params.items()}
     return Hostile(method, path, decoded, draw(QUERY, label="query"), headers, body)
 
@@ -662,8 +768,12 @@ def test_an_oversized_body_is_refused_before_it_is_read(
     name: str, request: pytest.FixtureRequest
 ) -> None:
     service: Service = request.getfixturevalue(name)
-    # The Discord stand-in checks its bot before the body; the others ignore this header.
-    caller = {"authorization": f"Bot {DISCORD_TOKEN}"}
+    # The Discord and Gitea stand-ins check their caller before the body; the others ignore
+    # this header.
+    token = f"token {GITEA_TOKEN}" if name == "gitea_standin" else f"Bot {DISCORD_TOKEN}"
+    caller = {"authorization": token}
+    if service.body_type:
+        caller["content-type"] = service.body_type
     for route, method in routes_of(service):
         if method not in ("POST", "PUT", "PATCH"):
             continue

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ ENVIRONS = {
     "ollama": {},
     "discord": {"SOPDRILL_DISCORD_TOKEN": TOKEN},
     "signal": {"SOPDRILL_SIGNAL_NUMBER": "+15550100001"},
+    "gitea": {"SOPDRILL_GITEA_TOKEN": TOKEN},
 }
 
 
@@ -68,7 +70,7 @@ def _running(service: str, extra: dict[str, str]) -> Iterator[tuple[str, list[st
         stdout.extend(out.splitlines())
 
 
-# discord is started by the token test below, which checks the same things.
+# discord and gitea are started by their token tests below, which check the same things.
 @pytest.mark.parametrize("service", ["ollama", "signal"])
 def test_module_starts_from_the_environment_and_logs_json_lines(service: str) -> None:
     with _running(service, ENVIRONS[service]) as (url, stdout):
@@ -107,10 +109,41 @@ def test_discord_never_prints_its_bot_token() -> None:
     assert TOKEN not in "\n".join(stdout)
 
 
+def test_gitea_keeps_its_issues_across_a_restart_and_never_prints_its_token(
+    tmp_path: Path,
+) -> None:
+    # emergency-procedures.md scenario 3, STEP 2 and 3: Gitea restarted, its data intact.
+    environ = {**ENVIRONS["gitea"], "SOPDRILL_GITEA_DATA": str(tmp_path / "gitea")}
+    issues = "/api/v1/repos/ops/incidents/issues"
+    auth = {"Authorization": f"token {TOKEN}"}
+    with (
+        _running("gitea", environ) as (url, before),
+        httpx.Client(base_url=url, timeout=5) as client,
+    ):
+        filed = client.post(issues, json={"title": "Gitea down", "body": "P1"}, headers=auth)
+        assert filed.status_code == 201, filed.text
+        assert client.get(issues, params={"token": TOKEN}).json()[0]["title"] == "Gitea down"
+        refused = client.get(issues, headers={"Authorization": f"token {TOKEN}-forged"})
+        assert refused.status_code == 401
+    with (
+        _running("gitea", environ) as (url, after),
+        httpx.Client(base_url=url, timeout=5) as client,
+    ):
+        kept = client.get(f"{issues}/{filed.json()['number']}", headers=auth).json()
+    fields = ("id", "number", "title", "body", "state", "created_at")
+    assert {k: kept[k] for k in fields} == {k: filed.json()[k] for k in fields}
+    records = [json.loads(line) for line in before + after]
+    assert all(record["service"] == "gitea" for record in records)
+    assert [record["msg"] for record in records].count("starting") == 2
+    assert any(record["msg"] == "issue created" for record in records)
+    assert TOKEN not in "\n".join(before + after)
+
+
 @pytest.mark.parametrize(
     ("service", "extra", "line"),
     [
         ("discord", {}, "discord: SOPDRILL_DISCORD_TOKEN is not set; it is required"),
+        ("gitea", {}, "gitea: SOPDRILL_GITEA_TOKEN is not set; it is required"),
         (
             "signal",
             {**ENVIRONS["signal"], "SOPDRILL_TIME_SCALE": "fast"},

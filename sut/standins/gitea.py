@@ -1,0 +1,387 @@
+"""A Gitea REST API v1 subset: the version, the token's user, private repositories, their issues.
+
+A Gitea client library (py-gitea, tests/sut/standins/test_gitea_community_client.py) and the
+seeds' curl commands run against it unchanged but for the base URL and the token:
+
+``GET /api/v1/version``                               ``{"version"}``: the seeds' health check
+``GET /api/v1/user``                                  the token's user (how a client checks it)
+``GET /api/v1/repos/{owner}/{repo}``                  the repository object
+``GET /api/v1/repos/{owner}/{repo}/issues``           newest first; ``state`` open (default),
+                                                      closed or all, ``type`` issues or pulls,
+                                                      ``page`` from 1, ``limit`` (30, at most
+                                                      50); ``X-Total-Count`` and ``Link``
+``POST /api/v1/repos/{owner}/{repo}/issues``          CreateIssueOption: 201 and the issue
+``GET /api/v1/repos/{owner}/{repo}/issues/{index}``   the issue
+``PATCH /api/v1/repos/{owner}/{repo}/issues/{index}`` EditIssueOption (``{"state": "closed"}``
+                                                      closes it): 201, as Gitea answers an edit
+
+The token is read as Gitea reads it (services/auth/oauth2.go): ``?token=``, else
+``?access_token=``, else ``Authorization: token <t>`` or ``Bearer <t>``. A token that is not
+the one is 401 ``invalid username, password or token`` on every route (go-gitea/gitea#21671);
+no token is anonymous: ``/user`` is 401 ``token is required``, and the repositories, private,
+are 404 to anyone but the token's user, as Gitea hides a private repository. ``sudo`` (query
+or header) is 403: that user is no admin. Errors are Gitea's ``{"message", "url"}``
+(services/context/api.go): 404 ``not found`` for an unknown repository, issue or route, 405,
+413 for a body past the size limit of docs/security.md, and 422 for what the binding or the
+handler refuses (sut/standins/gitea_issues.py): ``[Title]: Required``, a value of the wrong
+type, an unknown assignee, a POST that is neither JSON nor a form. curl's ``-d`` alone sends
+a form: the seeds' scenario 4 STEP 3 command, as written, gets ``422 [Title]: Required``
+here, as from Gitea.
+
+Issues have ids across the instance and numbers per repository from 1; the one user here,
+the token's, is the only possible assignee; labels and milestones (there are none) are taken
+and dropped. The sink records each issue created, its ``body`` the option as bound.
+
+Environment: ``SOPDRILL_GITEA_TOKEN`` (the access token, a secret: never logged),
+``SOPDRILL_GITEA_USER`` (its user's login, default ``ops-agent``), ``SOPDRILL_GITEA_REPOS``
+(comma-separated ``owner/name``, default ``ops/incidents``; an owner other than the user is
+an organization), ``SOPDRILL_GITEA_VERSION``, ``SOPDRILL_GITEA_DATA`` (a directory: the
+issues outlive a restart in its ``issues.json``; in memory without it), and those of every
+service.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from sop.errors import ServiceConfigError
+from sut.runtime import Settings, get_logger
+from sut.standins.app import guarded_app, run
+from sut.standins.fault import Fault
+from sut.standins.gitea_issues import (
+    CREATE_OPTION,
+    EDIT_OPTION,
+    Issue,
+    IssueBook,
+    OptionError,
+    atoi,
+    open_book,
+    read_option,
+    rfc3339,
+)
+from sut.standins.gitea_objects import (
+    NAME,
+    Account,
+    Repository,
+    issue_json,
+    link_header,
+    parse_repositories,
+)
+from sut.standins.sink import Sink
+
+SERVICE: Final = "gitea"
+API: Final = "/api/v1"
+DEFAULT_USER: Final = "ops-agent"
+DEFAULT_REPOS: Final = "ops/incidents"
+DEFAULT_VERSION: Final = "1.25.3"
+DEFAULT_PAGE_SIZE: Final = 30  # app.ini [api] DEFAULT_PAGING_NUM
+MAX_PAGE_SIZE: Final = 50  # app.ini [api] MAX_RESPONSE_ITEMS
+
+_log = get_logger(f"sut.standins.{SERVICE}")  # stable when run as __main__
+
+
+def _base(request: Request) -> str:
+    # Gitea writes its ROOT_URL; here it is the URL the client used, ending in "/".
+    return str(request.base_url)
+
+
+def gitea_error(request: Request, status: int, message: str, **headers: str) -> JSONResponse:
+    """Gitea's API error: ``{"message", "url"}``, the URL being its API documentation."""
+    body = {"message": message, "url": f"{_base(request)}api/swagger"}
+    return JSONResponse(body, status, headers=headers or None)
+
+
+def _first(request: Request, name: str) -> str:
+    """The query parameter's first value, as Go's FormValue reads it; "" when absent."""
+    values = request.query_params.getlist(name)
+    return values[0] if values else ""
+
+
+def _secret_bytes(text: str) -> bytes:
+    # Any text compares, lone surrogates of an undecodable environment value included.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _go_int(text: str) -> int:
+    # ctx.FormInt and ctx.PathParamInt64: 0 for anything strconv does not take.
+    return atoi(text) or 0
+
+
+class GiteaStandIn:
+    """The request handlers, over the token, its user, the repositories, the issues, the sink."""
+
+    def __init__(
+        self,
+        token: str,
+        user: Account,
+        repositories: Mapping[str, Repository],
+        version: str,
+        book: IssueBook,
+        sink: Sink,
+    ) -> None:
+        self._token = _secret_bytes(token)
+        self.user = user
+        self.repositories = repositories
+        self.version = version
+        self.book = book
+        self.sink = sink
+        self.since = rfc3339(int(time.time()))
+
+    def _presented(self, request: Request) -> str | None:
+        for name in ("token", "access_token"):
+            if given := _first(request, name):
+                return given
+        scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() not in ("token", "bearer"):
+            return None  # another scheme is no token: the caller stays anonymous
+        return value.strip() or None
+
+    def _signed(self, request: Request) -> bool | Response:
+        """True for the token's user, False for no one; the 401 or 403 otherwise."""
+        presented = self._presented(request)
+        if presented is not None and not hmac.compare_digest(_secret_bytes(presented), self._token):
+            return gitea_error(request, 401, "invalid username, password or token")
+        if _first(request, "sudo") or request.headers.get("sudo"):
+            return gitea_error(request, 403, "Only administrators allowed to sudo.")
+        return presented is not None
+
+    def _repository(self, request: Request) -> Repository | Response:
+        signed = self._signed(request)
+        if isinstance(signed, Response):
+            return signed
+        key = f"{request.path_params['owner']}/{request.path_params['repo']}".lower()
+        found = self.repositories.get(key)
+        return found if found is not None and signed else gitea_error(request, 404, "not found")
+
+    def _issue(self, request: Request, repository: Repository) -> Issue | Response:
+        found = self.book.get(repository.key, _go_int(request.path_params["index"]))
+        return found if found is not None else gitea_error(request, 404, "not found")
+
+    async def version_info(self, request: Request) -> Response:
+        """``GET /api/v1/version``."""
+        signed = self._signed(request)
+        return signed if isinstance(signed, Response) else JSONResponse({"version": self.version})
+
+    async def me(self, request: Request) -> Response:
+        """``GET /api/v1/user``: the token's user."""
+        signed = self._signed(request)
+        if isinstance(signed, Response):
+            return signed
+        if not signed:
+            return gitea_error(request, 401, "token is required")
+        return JSONResponse(self.user.as_json(_base(request), self.since))
+
+    async def repository(self, request: Request) -> Response:
+        """``GET /api/v1/repos/{owner}/{repo}``."""
+        found = self._repository(request)
+        if isinstance(found, Response):
+            return found
+        body = found.as_json(_base(request), self.since, self.book.count_open(found.key))
+        return JSONResponse(body)
+
+    async def list_issues(self, request: Request) -> Response:
+        """``GET /api/v1/repos/{owner}/{repo}/issues``: one page, newest first."""
+        found = self._repository(request)
+        if isinstance(found, Response):
+            return found
+        state = _first(request, "state")
+        state = state if state in ("closed", "all") else "open"
+        issues = [] if _first(request, "type") == "pulls" else self.book.listing(found.key, state)
+        page, limit = _go_int(_first(request, "page")), _go_int(_first(request, "limit"))
+        limit = DEFAULT_PAGE_SIZE if limit <= 0 else min(limit, MAX_PAGE_SIZE)
+        start = (max(page, 1) - 1) * limit
+        shown = [self._json(request, i, found) for i in issues[start : start + limit]]
+        headers = {"X-Total-Count": str(len(issues))}
+        url = f"{_base(request)}{quote(request.scope['path'][1:])}"
+        query = request.query_params.multi_items()
+        if link := link_header(url, query, len(issues), limit, page):
+            headers["Link"] = link
+        return JSONResponse(shown, headers=headers)
+
+    async def get_issue(self, request: Request) -> Response:
+        """``GET /api/v1/repos/{owner}/{repo}/issues/{index}``."""
+        found = self._repository(request)
+        if isinstance(found, Response):
+            return found
+        issue = self._issue(request, found)
+        if isinstance(issue, Response):
+            return issue
+        return JSONResponse(self._json(request, issue, found))
+
+    async def create_issue(self, request: Request) -> Response:
+        """``POST /api/v1/repos/{owner}/{repo}/issues``: 201 and the new issue."""
+        found = self._repository(request)
+        if isinstance(found, Response):
+            return found
+        bound = await self._read(request, "CreateIssueOption", CREATE_OPTION)
+        if isinstance(bound, Response):
+            return bound
+        if not bound.get("title"):
+            return gitea_error(request, 422, "[Title]: Required")
+        assignees = self._assignees(request, bound)
+        if isinstance(assignees, Response):
+            return assignees
+        now = int(time.time())
+        content = {
+            "title": bound["title"],
+            "body": bound.get("body", ""),
+            "ref": bound.get("ref", ""),
+            "poster": self.user.login,
+            "assignees": assignees or (),
+            "closed_unix": now if bound.get("closed") else None,
+            "deadline_unix": bound.get("due_date"),
+        }
+        try:
+            issue = self.book.open(found.key, now, **content)
+        except OSError as exc:
+            return self._not_stored(request, exc)
+        where = {"repo": found.full_name, "number": issue.number}
+        self.sink.record(
+            request.method,
+            request.scope["path"],
+            bound,
+            **where,
+            issue_id=issue.id,
+            title=issue.title,
+        )
+        _log.info("issue created", extra={"fields": where})
+        return JSONResponse(self._json(request, issue, found), 201)
+
+    async def edit_issue(self, request: Request) -> Response:
+        """``PATCH /api/v1/repos/{owner}/{repo}/issues/{index}``: 201 and the issue as edited."""
+        found = self._repository(request)
+        if isinstance(found, Response):
+            return found
+        # Gitea binds the body before its handler looks the issue up.
+        bound = await self._read(request, "EditIssueOption", EDIT_OPTION)
+        if isinstance(bound, Response):
+            return bound
+        issue = self._issue(request, found)
+        if isinstance(issue, Response):
+            return issue
+        assignees = self._assignees(request, bound)
+        if isinstance(assignees, Response):
+            return assignees
+        now = int(time.time())
+        changes: dict[str, Any] = {"updated_unix": now}
+        if bound.get("title"):  # an empty title keeps the old one
+            changes["title"] = bound["title"]
+        changes.update({field: bound[field] for field in ("body", "ref") if field in bound})
+        if assignees is not None:
+            changes["assignees"] = assignees
+        if "due_date" in bound or "unset_due_date" in bound:
+            changes["deadline_unix"] = (
+                None if bound.get("unset_due_date") else bound.get("due_date")
+            )
+        if "state" in bound:
+            # Any state but "closed" opens the issue, as Gitea reads it.
+            closing = bound["state"] == "closed"
+            kept = issue.closed_unix if issue.closed_unix is not None else now
+            changes["closed_unix"] = kept if closing else None
+        try:
+            edited = self.book.edit(issue, **changes)
+        except OSError as exc:
+            return self._not_stored(request, exc)
+        _log.info(
+            "issue edited", extra={"fields": {"repo": found.full_name, "number": issue.number}}
+        )
+        return JSONResponse(self._json(request, edited, found), 201)
+
+    async def _read(
+        self, request: Request, struct: str, option: Mapping[str, tuple[str, str]]
+    ) -> dict[str, Any] | Response:
+        try:
+            return await read_option(request, struct, option)
+        except OptionError as exc:
+            return gitea_error(request, exc.status, str(exc))
+
+    def _assignees(
+        self, request: Request, bound: Mapping[str, Any]
+    ) -> tuple[str, ...] | Response | None:
+        """The assignees ``bound`` names, None if it names none; 422 for a user not here."""
+        if "assignee" not in bound and "assignees" not in bound:
+            return None
+        names = [bound.get("assignee") or "", *bound.get("assignees", [])]
+        for name in filter(None, names):
+            if name.lower() != self.user.login.lower():
+                return gitea_error(request, 422, f"Assignee does not exist: [name: {name}]")
+        return (self.user.login,) if any(names) else ()
+
+    def _json(self, request: Request, issue: Issue, repository: Repository) -> dict[str, Any]:
+        return issue_json(issue, repository, self.user, _base(request), self.since)
+
+    def _not_stored(self, request: Request, exc: OSError) -> Response:
+        # A full or read-only disk: Gitea's database would refuse the write too.
+        _log.error("issues not stored", extra={"fields": {"error": str(exc)}})
+        return gitea_error(request, 500, "")
+
+    def render_fault(self, fault: Fault, request: Request) -> Response:
+        """A replacing fault in Gitea's error shape; a 429 says when to retry."""
+        if fault.mode == "rate_limit":
+            seconds = fault.retry_after_seconds or 0.0
+            retry = str(math.ceil(seconds))
+            return gitea_error(
+                request, 429, f"rate limited: retry after {seconds:g} s", **{"Retry-After": retry}
+            )
+        return gitea_error(request, fault.status_code, f"stand-in fault: {fault.mode}")
+
+
+async def _answer_http_error(request: Request, exc: Exception) -> Response:
+    """A 404 or 405 of the router: Gitea's JSON under ``/api/``, plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if not request.scope["path"].startswith("/api/"):
+        return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+    message = "not found" if exc.status_code == 404 else "Method Not Allowed"
+    return gitea_error(request, exc.status_code, message, **(exc.headers or {}))
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The Gitea stand-in configured from ``settings``."""
+    token = settings.secret("SOPDRILL_GITEA_TOKEN")
+    login = settings.text("SOPDRILL_GITEA_USER", DEFAULT_USER)
+    if not NAME.match(login):
+        raise ServiceConfigError(
+            f"{SERVICE}: SOPDRILL_GITEA_USER: expected a Gitea login, got {login!r}"
+        )
+    user = Account(1, login)
+    repositories = parse_repositories(settings.items("SOPDRILL_GITEA_REPOS", DEFAULT_REPOS), user)
+    book = open_book(settings.optional("SOPDRILL_GITEA_DATA"))
+    version = settings.text("SOPDRILL_GITEA_VERSION", DEFAULT_VERSION)
+    standin = GiteaStandIn(token, user, repositories, version, book, Sink())
+    repo, issue = (
+        f"{API}/repos/{{owner}}/{{repo}}",
+        f"{API}/repos/{{owner}}/{{repo}}/issues/{{index}}",
+    )
+    api = [
+        ("GET", f"{API}/version", standin.version_info),
+        ("GET", f"{API}/user", standin.me),
+        ("GET", repo, standin.repository),
+        ("GET", f"{repo}/issues", standin.list_issues),
+        ("POST", f"{repo}/issues", standin.create_issue),
+        ("GET", issue, standin.get_issue),
+        ("PATCH", issue, standin.edit_issue),
+    ]
+    app = guarded_app(api, standin.sink, standin.render_fault)
+    # The router raises these for a path or method outside the subset; Gitea answers JSON.
+    for status in (404, 405):
+        app.add_exception_handler(status, _answer_http_error)
+    return app
+
+
+def main() -> None:
+    """``python -m sut.standins.gitea``: serve on ``SOPDRILL_BIND:SOPDRILL_PORT``."""
+    run(SERVICE, create_app)
+
+
+if __name__ == "__main__":
+    main()
