@@ -11,8 +11,8 @@ file name and the clause id ``sop/seeds.py`` gives it::
     ["emergency-procedures.md"."Scenario 5"]    # out of scope: why no drill can prove it
     out_of_scope = "provisioning a new VPS at a cloud provider"
 
-    ["emergency-procedures.md"."Scenario 3"]    # a gap, named as such
-    not_yet_drilled = "Gitea unavailable (issue 13): no Gitea stand-in yet"
+    ["emergency-procedures.md"."Scenario 4 / STEP 3"]   # a gap, named as such
+    not_yet_drilled = "Gitea as the message channel: the agent reads no issues"
     partly = ["drills/..."]                     # optional: drills that touch a part of it
 
 A clause without a table of its own is ruled out with the clause it belongs to, when that

@@ -139,6 +139,7 @@ class Rto:
 
     ollama_minutes: float
     agent_operations_minutes: float
+    gitea_minutes: float
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,11 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         green_list=_green_list(top.child("green_list")),
         red_list=_red_list(top),
         recovery_steps=recovery,
-        rto=Rto(rto.minutes("ollama_minutes"), rto.minutes("agent_operations_minutes")),
+        rto=Rto(
+            rto.minutes("ollama_minutes"),
+            rto.minutes("agent_operations_minutes"),
+            rto.minutes("gitea_minutes"),
+        ),
         rpo=Rpo(rpo.minutes("agent_operations_minutes")),
         escalation=Escalation(escalation.minutes("self_healing_minutes")),
         severity=_severity(top.child("severity")),

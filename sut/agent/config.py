@@ -42,6 +42,18 @@ class AgentConfig:
     secrets: frozenset[str]
     #: The policy file the agent re-reads as its risk controls (None: none to re-read).
     policy_path: Path | None = None
+    #: Gitea on this host (emergency-procedures.md scenario 3), None: none to check.
+    gitea_url: str | None = None
+
+    @property
+    def health_checks(self) -> dict[str, str]:
+        """Managed service -> the URL its health is read from: the seeds' own checks,
+        Ollama's ``/api/tags`` (scenario 2) and Gitea's ``/api/v1/version`` (scenario 3)."""
+        checks = {
+            "ollama": (self.ollama_url, "/api/tags"),
+            "gitea": (self.gitea_url, "/api/v1/version"),
+        }
+        return {name: f"{url.rstrip('/')}{path}" for name, (url, path) in checks.items() if url}
 
     @property
     def co_located(self) -> bool:
@@ -114,6 +126,7 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         supervisor_url=supervisor_url,
         managed_services=tuple(s.items("SOPDRILL_MANAGED_SERVICES")),
         ollama_url=s.optional("SOPDRILL_OLLAMA_URL"),
+        gitea_url=s.optional("SOPDRILL_GITEA_URL"),
         dispatcher_pidfile=Path(pidfile) if pidfile else None,
         process_scope=scope,
         host_memory_bytes=memory,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,20 +122,20 @@ class FactGatherer:
 
     supervisor: Supervisor | None
     managed: tuple[str, ...]  # the supervisord programs this agent may restart
-    ollama_url: str | None
+    #: Managed service -> the URL whose 200 says it is healthy (AgentConfig.health_checks).
+    health_checks: Mapping[str, str]
     disk_path: Path  # on the log volume whose usage SOP 4's 90 % rule reads
     sampler: ProcessSampler | None  # None: no process is in scope for runaway kills
     client: httpx.AsyncClient
     health_timeout_s: float
 
-    async def ollama_healthy(self) -> bool:
-        """Ollama answers ``/api/tags`` (the check of emergency-procedures.md scenario 2)."""
-        if not self.ollama_url:
+    async def healthy(self, service: str) -> bool:
+        """``service`` answers its health check with a 200 (True when it has none)."""
+        url = self.health_checks.get(service)
+        if url is None:
             return True
         try:
-            response = await self.client.get(
-                f"{self.ollama_url}/api/tags", timeout=self.health_timeout_s
-            )
+            response = await self.client.get(url, timeout=self.health_timeout_s)
         except httpx.HTTPError:
             return False
         return response.status_code == 200
@@ -152,8 +153,9 @@ class FactGatherer:
             # A program supervisord is stopping is neither up nor down yet: restarting it
             # now races supervisord's own stop, so it waits for the next round.
             states = {name: state for name, state in states.items() if state != "stopping"}
-        if "ollama" in states and states["ollama"] == "running" and not await self.ollama_healthy():
-            states["ollama"] = "degraded"
+        for name, state in states.items():
+            if state == "running" and not await self.healthy(name):
+                states[name] = "degraded"
         return states
 
     async def gather(self, now: float) -> HostFacts:

@@ -116,7 +116,7 @@ class AgentService:
         self._facts = FactGatherer(
             supervisor,
             cfg.managed_services,
-            cfg.ollama_url,
+            cfg.health_checks,
             disk_path,
             sampler,
             self._client,

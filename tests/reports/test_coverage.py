@@ -30,8 +30,8 @@ RECOVERY = (
 )
 RUNAWAY = "drills/test_runaway_process.py::test_runaway_killed_offline_allowlisted_spared"
 ONLINE_OLLAMA = (
-    "drills/test_ollama_stopped.py::"
-    "test_ollama_stopped_while_online_is_reported_and_fixed_only_on_task"
+    "drills/test_managed_service_stopped.py::"
+    "test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_task"
 )
 #: Node id -> (status, outcome) as the plugin ends it.
 RUN = {
@@ -92,7 +92,7 @@ def test_each_clause_gets_this_runs_drills_and_state(built) -> None:
     assert seen(sop, "3.2") == ("not run", [])
     # A gap stays a gap, whatever of it ran; the out of scope stay out of scope.
     assert seen("emergency-procedures.md", "P1") == (NOT_YET_DRILLED, [(ONLINE_OLLAMA, "SKIPPED")])
-    assert seen("emergency-procedures.md", "Scenario 3") == (NOT_YET_DRILLED, [])
+    assert seen("emergency-procedures.md", "Scenario 4 / STEP 3") == (NOT_YET_DRILLED, [])
     step = rows[("emergency-procedures.md", "Scenario 5 / STEP 2")]
     assert (step.state, step.coverage.ruled_with) == (OUT_OF_SCOPE, "Scenario 5")
 
@@ -111,9 +111,9 @@ def test_the_report_shows_the_map_with_verdicts_gaps_and_reasons(built) -> None:
     row = html_row(section, "3.2")
     assert "not run" in row
     assert "none of its drills ran: <code>drills/<wbr>test_<wbr>backchannel_<wbr>failover" in row
-    row = html_row(section, "Scenario 3")
+    row = html_row(section, "Scenario 4 / STEP 3")
     assert '<span class="badge not-covered">not yet drilled</span>' in row
-    assert "Gitea unavailable (issue 13)" in row
+    assert "Gitea as the message channel (issue 13)" in row
     row = html_row(section, "Scenario 5")
     assert '<span class="badge muted">out of scope</span>' in row
     assert "provisioning new VPSs at a cloud provider" in row

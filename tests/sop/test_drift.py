@@ -209,11 +209,13 @@ def rto(s: Sources) -> tuple[object, object]:
     where = "emergency-procedures.md"
     agent = find(s.procedures, r"^Agent Operations (\d+) minutes (\d+) minutes", where)
     ollama = find(s.procedures, r"^Ollama (\d+) minutes", where)
-    said = (float(ollama[1]), float(agent[1]), float(agent[2]))
+    gitea = find(s.procedures, r"^Gitea (\d+) minutes", where)
+    said = (float(ollama[1]), float(agent[1]), float(agent[2]), float(gitea[1]))
     return said, (
         s.policy.rto.ollama_minutes,
         s.policy.rto.agent_operations_minutes,
         s.policy.rpo.agent_operations_minutes,
+        s.policy.rto.gitea_minutes,
     )
 
 
@@ -421,6 +423,7 @@ P = SHIPPED.policy
         ({"red_list": P.red_list[:3]}, "red_list"),
         ({"recovery_steps": tuple(reversed(P.recovery_steps))}, "recovery"),
         ({"rto__ollama_minutes": 10.0}, "rto"),
+        ({"rto__gitea_minutes": 60.0}, "rto"),
         ({"rpo__agent_operations_minutes": 60.0}, "rto"),
         ({"escalation__self_healing_minutes": 15.0}, "escalation"),
         (
