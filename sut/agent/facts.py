@@ -153,10 +153,17 @@ class FactGatherer:
             # A program supervisord is stopping is neither up nor down yet: restarting it
             # now races supervisord's own stop, so it waits for the next round.
             states = {name: state for name, state in states.items() if state != "stopping"}
+        checked: dict[str, str] = {}
         for name, state in states.items():
-            if state == "running" and not await self.healthy(name):
-                states[name] = "degraded"
-        return states
+            healthy = state == "down" or await self.healthy(name)
+            if state == "starting":
+                # Still coming up: running once it answers, else left for a later round
+                # (neither down nor degraded: no restart and no incident on a boot).
+                if healthy:
+                    checked[name] = "running"
+                continue
+            checked[name] = state if healthy else "degraded"
+        return checked
 
     async def gather(self, now: float) -> HostFacts:
         """Everything the gate needs, sampled now."""

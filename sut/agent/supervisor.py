@@ -14,16 +14,27 @@ from sop.errors import SopdrillError
 _DOWN_STATES = {"STOPPED", "EXITED", "FATAL", "BACKOFF", "UNKNOWN"}
 #: In between: neither running nor down yet; acting now would race supervisord itself.
 _TRANSITIONAL_STATES = {"STOPPING"}
+#: Wall seconds a program that came up is still "starting": its process runs but its
+#: service may not answer yet (a Python service takes a second or two to bind, more on a
+#: loaded host). Its failing health check then is no outage: CI's parallel docker drills
+#: saw the agent report Ollama degraded while the host was still booting.
+STARTUP_GRACE_S = 15.0
 
 
 class SupervisorCallError(SopdrillError):
     """supervisord could not be reached or refused a call (the URL is never in the message)."""
 
 
-def _state_word(statename: str) -> str:
+def _state_word(info: dict[str, Any]) -> str:
+    statename = str(info.get("statename"))
     if statename in _TRANSITIONAL_STATES:
         return "stopping"
-    return "down" if statename in _DOWN_STATES else "running"
+    if statename in _DOWN_STATES:
+        return "down"
+    if statename == "STARTING":
+        return "starting"
+    up_for = float(info.get("now") or 0) - float(info.get("start") or 0)
+    return "starting" if up_for < STARTUP_GRACE_S else "running"
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
@@ -70,9 +81,10 @@ class Supervisor:
         self._call("signalProcess", name, signal_name)
 
     async def states(self) -> dict[str, str]:
-        """Program name -> ``running``, ``down`` or ``stopping`` (in between: leave it be)."""
+        """Program name -> ``running``, ``down``, ``starting`` (up for less than
+        STARTUP_GRACE_S) or ``stopping`` (in between: leave it be)."""
         infos = await asyncio.to_thread(self._call, "getAllProcessInfo")
-        return {info["name"]: _state_word(info["statename"]) for info in infos}
+        return {info["name"]: _state_word(info) for info in infos}
 
     async def start(self, name: str) -> None:
         """Start ``name`` and wait until supervisord sees it running."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from sut.agent.facts import FactGatherer
+from sut.agent.supervisor import STARTUP_GRACE_S, _state_word
 
 from .test_service import agent_config
 
@@ -17,13 +20,16 @@ GITEA = "http://127.0.0.1:2"
 
 
 class _Supervised:
-    """supervisord's word on every program: all running."""
+    """supervisord's word on every program (``Supervisor.states``): all running."""
+
+    def __init__(self, word: str = "running") -> None:
+        self.word = word
 
     async def states(self) -> dict[str, str]:
-        return {"ollama": "running", "gitea": "running", "nginx": "running"}
+        return {"ollama": self.word, "gitea": self.word, "nginx": self.word}
 
 
-def _states(answers: dict[str, int], tmp_path: Path) -> dict[str, str]:
+def _states(answers: dict[str, int], tmp_path: Path, word: str = "running") -> dict[str, str]:
     config = agent_config(tmp_path, OLLAMA, ollama_url=OLLAMA, gitea_url=f"{GITEA}/")
     asked: list[str] = []
 
@@ -34,7 +40,7 @@ def _states(answers: dict[str, int], tmp_path: Path) -> dict[str, str]:
     async def gather() -> dict[str, str]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
             facts = FactGatherer(
-                _Supervised(),  # type: ignore[arg-type]
+                _Supervised(word),  # type: ignore[arg-type]
                 ("ollama", "gitea", "nginx"),
                 config.health_checks,
                 tmp_path,
@@ -66,3 +72,28 @@ def test_gitea_failing_its_version_check_is_degraded(tmp_path: Path) -> None:
 def test_ollama_failing_its_tags_check_is_degraded(tmp_path: Path) -> None:
     states = _states({f"{OLLAMA}/api/tags": 500, f"{GITEA}/api/v1/version": 200}, tmp_path)
     assert states == {"ollama": "degraded", "gitea": "running", "nginx": "running"}
+
+
+def test_a_service_still_starting_is_running_once_it_answers_and_else_left_be(
+    tmp_path: Path,
+) -> None:
+    # Neither down nor degraded while it boots: no restart, no distress signal.
+    states = _states(
+        {f"{OLLAMA}/api/tags": 200, f"{GITEA}/api/v1/version": 503}, tmp_path, "starting"
+    )
+    assert states == {"ollama": "running", "nginx": "running"}
+
+
+@pytest.mark.parametrize(
+    ("info", "word"),
+    [
+        ({"statename": "RUNNING", "start": 1000, "now": 1000 + STARTUP_GRACE_S}, "running"),
+        ({"statename": "RUNNING", "start": 1000, "now": 1001}, "starting"),
+        ({"statename": "STARTING", "start": 1000, "now": 5000}, "starting"),
+        ({"statename": "STOPPING", "start": 1000, "now": 5000}, "stopping"),
+        ({"statename": "BACKOFF", "start": 1000, "now": 1001}, "down"),
+        ({"statename": "STOPPED", "start": 0, "now": 5000}, "down"),
+    ],
+)
+def test_supervisords_record_in_the_sops_words(info: dict[str, Any], word: str) -> None:
+    assert _state_word(info) == word

@@ -176,7 +176,12 @@ class FakeSupervisord:
 
     def all_info(self) -> list[dict[str, Any]]:
         self.polls += 1
-        return [{"name": name, "statename": state} for name, state in self.states.items()]
+        # As supervisord answers: each process up for an hour by its clock.
+        now = int(time.time())
+        return [
+            {"name": name, "statename": state, "start": now - 3600, "now": now}
+            for name, state in self.states.items()
+        ]
 
     @property
     def url(self) -> str:
