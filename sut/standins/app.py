@@ -8,12 +8,13 @@ build the app, log JSON lines with the secrets redacted, serve on ``SOPDRILL_BIN
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sop.errors import SopdrillError
@@ -77,17 +78,39 @@ def build_app(api_routes: Sequence[BaseRoute], sink: Sink, faults: FaultState) -
 ApiRoute = tuple[str, str, Endpoint]
 
 
+#: A route outside the API's subset (404) or a method it lacks (405), in the API's own
+#: error shape: request, status, the router's headers (``Allow`` for a 405).
+RouteErrorRenderer = Callable[[Request, int, Mapping[str, str] | None], Response]
+
+
 def guarded_app(
-    api: Sequence[ApiRoute], sink: Sink, render: FaultRenderer = render_error_json
+    api: Sequence[ApiRoute],
+    sink: Sink,
+    render: FaultRenderer = render_error_json,
+    route_error: RouteErrorRenderer | None = None,
 ) -> Starlette:
     """:func:`build_app` with every route of ``api`` behind one fresh fault state.
 
-    ``render`` answers a fault in the API's own error shape (a JSON ``error`` by default).
+    ``render`` answers a fault in the API's own error shape (a JSON ``error`` by default);
+    ``route_error``, when given, the router's 404 and 405 under ``/api/`` (Starlette's
+    plain text elsewhere).
     """
     faults = FaultState()
     guard = FaultGuard(faults, render)
     routes = [Route(path, guard(endpoint), methods=[method]) for method, path, endpoint in api]
-    return build_app(routes, sink, faults)
+    app = build_app(routes, sink, faults)
+    if route_error is not None:
+        answer = route_error
+
+        async def _route_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, HTTPException)
+            if not request.url.path.startswith("/api/"):
+                return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
+            return answer(request, exc.status_code, exc.headers)
+
+        for status in (404, 405):
+            app.add_exception_handler(status, _route_error)
+    return app
 
 
 def run(service: str, create_app: Callable[[Settings], Starlette]) -> None:

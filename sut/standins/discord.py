@@ -39,9 +39,8 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
@@ -121,13 +120,9 @@ def _route_of(request: Request) -> str:
     return f"{request.method} {path}"
 
 
-async def _answer_http_error(request: Request, exc: Exception) -> Response:
-    """A 404 or 405 of the router: Discord's JSON error under ``/api/``, Starlette's elsewhere."""
-    assert isinstance(exc, HTTPException)
-    status = exc.status_code
-    if not request.url.path.startswith("/api/"):
-        return PlainTextResponse(exc.detail, status, headers=exc.headers)
-    return discord_error(f"{status}: {HTTPStatus(status).phrase}", 0, status, exc.headers)
+def _route_error(request: Request, status: int, headers: Mapping[str, str] | None) -> Response:
+    """A 404 or 405 of the router under ``/api/``: Discord's JSON error, code 0."""
+    return discord_error(f"{status}: {HTTPStatus(status).phrase}", 0, status, headers)
 
 
 def _user(user_id: str, username: str, *, bot: bool = False) -> dict[str, Any]:
@@ -366,11 +361,7 @@ def create_app(settings: Settings) -> Starlette:
         ("POST", f"{API}/users/@me/channels", standin.create_dm),
         ("POST", f"{API}/channels/{{channel_id}}/messages", standin.create_message),
     ]
-    app = guarded_app(api, standin.sink, standin.render_fault)
-    # The router raises these for a path or method outside the subset; Discord answers JSON.
-    for status in (404, 405):
-        app.add_exception_handler(status, _answer_http_error)
-    return app
+    return guarded_app(api, standin.sink, standin.render_fault, _route_error)
 
 
 def main() -> None:

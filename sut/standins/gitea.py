@@ -50,9 +50,8 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
@@ -336,13 +335,10 @@ class GiteaStandIn:
         return gitea_error(request, fault.status_code, f"stand-in fault: {fault.mode}")
 
 
-async def _answer_http_error(request: Request, exc: Exception) -> Response:
-    """A 404 or 405 of the router: Gitea's JSON under ``/api/``, plain text elsewhere."""
-    assert isinstance(exc, HTTPException)
-    if not request.scope["path"].startswith("/api/"):
-        return PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers)
-    message = "not found" if exc.status_code == 404 else "Method Not Allowed"
-    return gitea_error(request, exc.status_code, message, **(exc.headers or {}))
+def _route_error(request: Request, status: int, headers: Mapping[str, str] | None) -> Response:
+    """A 404 or 405 of the router under ``/api/``: Gitea's JSON error."""
+    message = "not found" if status == 404 else "Method Not Allowed"
+    return gitea_error(request, status, message, **(headers or {}))
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -371,11 +367,7 @@ def create_app(settings: Settings) -> Starlette:
         ("GET", issue, standin.get_issue),
         ("PATCH", issue, standin.edit_issue),
     ]
-    app = guarded_app(api, standin.sink, standin.render_fault)
-    # The router raises these for a path or method outside the subset; Gitea answers JSON.
-    for status in (404, 405):
-        app.add_exception_handler(status, _answer_http_error)
-    return app
+    return guarded_app(api, standin.sink, standin.render_fault, _route_error)
 
 
 def main() -> None:
