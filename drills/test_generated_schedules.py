@@ -15,6 +15,7 @@ import pytest
 
 
 @pytest.mark.nightly
+@pytest.mark.long
 @pytest.mark.destructive
 def test_generated_schedules_hold_the_sop(schedules):
     """Every generated schedule's history holds every SOP invariant."""
