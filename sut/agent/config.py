@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sop.errors import PolicyError, ServiceConfigError
 from sop.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from sop.timescale import TimeScale
+from sut.agent.issue_filing import IncidentsRepo
 from sut.agent.notifier import ChannelConfig
 from sut.runtime.settings import Settings
 
@@ -44,6 +45,16 @@ class AgentConfig:
     policy_path: Path | None = None
     #: Gitea on this host (emergency-procedures.md scenario 3), None: none to check.
     gitea_url: str | None = None
+    #: Its incidents repository (``owner/name``) and access token: where P1 issues go.
+    gitea_repo: str | None = None
+    gitea_token: str | None = field(default=None, repr=False)
+
+    @property
+    def incidents_repo(self) -> IncidentsRepo | None:
+        """Where the P1 issues are filed (notification flow); None unless all three are set."""
+        if self.gitea_url and self.gitea_repo and self.gitea_token:
+            return IncidentsRepo(self.gitea_url, self.gitea_repo, self.gitea_token)
+        return None
 
     @property
     def health_checks(self) -> dict[str, str]:
@@ -108,6 +119,13 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         signal_number=s.optional("SOPDRILL_SIGNAL_NUMBER"),
         signal_recipient=s.optional("SOPDRILL_SIGNAL_RECIPIENT"),
     )
+    gitea_repo = s.optional("SOPDRILL_GITEA_REPO")
+    owner, slash, name = (gitea_repo or "x/x").partition("/")
+    if not (owner and slash and name) or "/" in name:
+        raise ServiceConfigError(
+            f"agent: SOPDRILL_GITEA_REPO: expected owner/name such as ops/incidents, "
+            f"got {gitea_repo!r}"
+        )
     supervisor_url = s.optional("SOPDRILL_SUPERVISOR_URL")
     if supervisor_url:
         s.secrets.add(supervisor_url)
@@ -127,6 +145,11 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         managed_services=tuple(s.items("SOPDRILL_MANAGED_SERVICES")),
         ollama_url=s.optional("SOPDRILL_OLLAMA_URL"),
         gitea_url=s.optional("SOPDRILL_GITEA_URL"),
+        gitea_repo=gitea_repo,
+        # The run's access token reaches the agent's host as the Discord token does (a secret).
+        gitea_token=s.secret("SOPDRILL_GITEA_TOKEN")
+        if s.optional("SOPDRILL_GITEA_TOKEN")
+        else None,
         dispatcher_pidfile=Path(pidfile) if pidfile else None,
         process_scope=scope,
         host_memory_bytes=memory,

@@ -8,6 +8,8 @@ a P0 or P1 becomes a distress signal to the Dispatcher (when it can hear it; the
 with the re-sync otherwise, SOP 5.2); a P0 is told to 0x01 at once; a P1 is watched and
 escalated to 0x01 once if still unresolved at its escalation timeout (sut/agent/escalation.py).
 A re-sync refused past the Agent Operations RTO is escalated here too (sut/agent/resync_watch.py).
+Every P1 reported is also owed a Gitea issue (the flow's "Gitea issue (P1)"), filed in the
+background on each round until Gitea takes it (sut/agent/issue_filing.py).
 Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
 the risk controls (sut/agent/riskcontrols.py), the data's integrity (sut/agent/integrity.py),
 the managed services, and the escalation timeouts.
@@ -16,7 +18,7 @@ the managed services, and the escalation timeouts.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,7 @@ from sut.agent.escalation import CATEGORY, EscalationWatch
 from sut.agent.incidents import IncidentReporter, distress_signal, outage_kind
 from sut.agent.integrity import KIND as DATA_CORRUPTION
 from sut.agent.integrity import DataIntegrity
+from sut.agent.issue_filing import IncidentsRepo, IssueFiler, Spawn, owed_issue
 from sut.agent.notifier import Notifier
 from sut.agent.resync_watch import CATEGORY as RESYNC_REFUSED
 from sut.agent.resync_watch import Escalation
@@ -41,6 +44,8 @@ log = get_logger("sut.agent")
 #: Severities that go to the Dispatcher as a distress signal; the first also to 0x01 at once.
 _SIGNALLED = ("P0", "P1")
 _TOLD_AT_ONCE = "P0"
+#: The severity that is owed a Gitea issue (notification flow: "Gitea issue (P1)").
+_FILED = "P1"
 
 
 def outage_key(component: str) -> str:
@@ -70,9 +75,14 @@ class IncidentDesk:
     risk: RiskControls
     integrity: DataIntegrity
     watch: EscalationWatch = field(default_factory=EscalationWatch)
+    #: The incidents repository on Gitea (None: no issues filed) and how filings start.
+    gitea: IncidentsRepo | None = None
+    spawn: Spawn | None = None
     reporter: IncidentReporter = field(init=False)
+    filer: IssueFiler = field(init=False)
 
     def __post_init__(self) -> None:
+        self.filer = IssueFiler(self.gitea, self.timeout_s, self.record, self.spawn)
         self.reporter = IncidentReporter(
             self.agent,
             self.dispatcher_url,
@@ -111,14 +121,22 @@ class IncidentDesk:
         if online:  # while the Dispatcher mediates, the agent reports and does not heal
             await self.report_outages(client, states)
         await self.escalate_due()
+        self.filer.poke(client)  # the owed issues, in the background: Gitea may be down
+
+    def file_p1(self, kind: str, signal: dict[str, Any], tried: Sequence[str]) -> None:
+        """Owe a Gitea issue for ``signal`` if it is a P1 (notification flow, step 3)."""
+        if signal["severity"] == _FILED:
+            self.filer.owe(owed_issue(signal, kind, self.host, tried))
 
     async def report_outages(self, client: httpx.AsyncClient, states: dict[str, str]) -> None:
         """While online: report each service outage once and watch it for escalation."""
         for signal in await self.reporter.report(client, states):
             component = str(signal["component"])
-            self.watch.open(
-                outage_key(component), outage_kind(component), signal, len(self.decisions)
-            )
+            kind = outage_kind(component)
+            self.watch.open(outage_key(component), kind, signal, len(self.decisions))
+            # SOP 4 heals only while offline: online, the report is what the agent tried.
+            tried = (_reported(signal), "no restart without the Dispatcher's task")
+            self.file_p1(kind, signal, tried)
 
     def resolve_outages(self, states: dict[str, str]) -> None:
         """Every service seen running again: its outage is over, nothing to escalate."""
@@ -155,8 +173,9 @@ class IncidentDesk:
             category=kind,
             message=message,
         )
-        if online:
-            await self.reporter.send(client, signal)
+        sent = online and await self.reporter.send(client, signal)
+        tried = _reported(signal) if sent else "logged; the Dispatcher hears it with the re-sync"
+        self.file_p1(kind, signal, (tried,))
         if severity == _TOLD_AT_ONCE:
             text = (
                 f"INCIDENT ({severity}): {kind}. Host: {self.host}. {message}. "
@@ -189,8 +208,16 @@ class IncidentDesk:
         rto_wall_s = self.wall(self.policy.rto.agent_operations_minutes)
         signal = escalation.signal(self.agent, rto_wall_s, severity)
         await self.reporter.send(client, signal)
+        self.file_p1(RESYNC_REFUSED, signal, (f"re-sync calls retried {escalation.attempts}x",))
         text = escalation.alert_text(self.host, severity)
         self.notifications.append((await self.notifier.escalate(RESYNC_REFUSED, text)).as_json())
+
+
+def _reported(signal: dict[str, Any]) -> str:
+    """What a distress signal taken by the Dispatcher tried, in words."""
+    return (
+        f"distress signal to the Dispatcher at {signal['timestamp']} ({signal['requested_action']})"
+    )
 
 
 __all__ = ["IncidentDesk", "outage_key"]

@@ -13,7 +13,9 @@ it, so that the restart neither forgets the outage nor declares it a second time
   second marker; no marker at all (killed between the two entries): the whole SOP 3
   notification, marker first.
 
-A ``note`` entry (``resumed``) records what was found. Pure reading first
+A ``note`` entry (``resumed``) records what was found. Whatever its mode, the new process
+also owes the Gitea issues the old one logged as owed and never filed
+(sut/agent/issue_filing.py: nothing lost across a restart). Pure reading first
 (:func:`resumption`), then :class:`Resume` applies it to a service before its loops start.
 """
 
@@ -103,6 +105,8 @@ class Resume:
         self.service = service
         self.found: Resumption | None = None
         self._task: asyncio.Task[None] | None = None
+        #: The log as the old process left it (None: unreadable, or failing closed).
+        self._entries: list[dict[str, Any]] | None = None
 
     def apply(self) -> Resumption | None:
         """Latch the detector OFFLINE if the log says so; record the note."""
@@ -110,7 +114,8 @@ class Resume:
         if service.detector is None:
             return None  # failing closed: no detector to resume
         try:
-            found = resumption(service.log.entries())
+            self._entries = service.log.entries()
+            found = resumption(self._entries)
         except SopdrillError as exc:  # an unreadable log was sealed at start; nothing to resume
             log.warning(
                 "emergency log unreadable; not resumed", extra={"fields": {"error": str(exc)}}
@@ -128,8 +133,11 @@ class Resume:
         return found
 
     def start(self) -> None:
-        """Send the alert the old process owed (SOP 3), in the background."""
+        """Owe the old process's unfiled Gitea issues; send the alert it owed (SOP 3), in the
+        background."""
         found, service = self.found, self.service
+        if self._entries is not None and service.desk is not None:
+            service.desk.filer.restore(self._entries)
         if found is None or found.delivered or service.policy is None:
             return
         notifier = Notifier(

@@ -6,8 +6,9 @@ them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the de
 on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
 incidents while online. Every decision and state change lands in the emergency log. Without a
 valid policy it runs none of that and fails closed (sut/agent/failclosed.py). It knows which
-of its detection loops still run (sut/agent/liveness.py); its incidents and escalations are
-its desk's (sut/agent/incident_desk.py), its risk controls are re-read (riskcontrols.py).
+of its detection loops still run (sut/agent/liveness.py); its incidents, escalations and
+Gitea issues are its desk's (sut/agent/incident_desk.py), its risk controls are re-read
+(riskcontrols.py).
 """
 
 from __future__ import annotations
@@ -19,14 +20,7 @@ from typing import Any
 
 import httpx
 
-from sop.observations import (
-    ApiProbe,
-    Heartbeat,
-    Mode,
-    Observation,
-    ProcessCheck,
-    RateLimitReport,
-)
+from sop.observations import ApiProbe, Heartbeat, Mode, Observation, ProcessCheck, RateLimitReport
 from sop.wire import ReplayGuard
 from sut.agent.clock import SopClock
 from sut.agent.config import AgentConfig
@@ -90,7 +84,8 @@ class AgentService:
         self._facts: FactGatherer | None = None
         self._executor: Executor | None = None
         self._notifier: Notifier | None = None
-        self._desk: IncidentDesk | None = None
+        #: Its incidents, escalations and Gitea issues (None until started, or failing closed).
+        self.desk: IncidentDesk | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     @property
@@ -133,7 +128,7 @@ class AgentService:
         self._notifier = Notifier(
             self.policy, cfg.channels, self.log, cfg.hostname, client=self._client
         )
-        self._desk = desk = IncidentDesk(
+        self.desk = desk = IncidentDesk(
             self.policy,
             cfg.name,
             cfg.hostname,
@@ -148,6 +143,8 @@ class AgentService:
             self._wall,
             self.risk,
             DataIntegrity(cfg.protected_dirs),
+            gitea=cfg.incidents_repo,
+            spawn=self._spawn,
         )
         self._resync = Resync(
             self._client,
@@ -220,7 +217,7 @@ class AgentService:
     @property
     def incidents(self) -> list[dict[str, Any]]:
         """The distress signals the dispatcher received, oldest first."""
-        return self._desk.reporter.sent if self._desk is not None else []
+        return self.desk.reporter.sent if self.desk is not None else []
 
     # ---- the detector ------------------------------------------------------------------
     def _observe(self, observation: Observation) -> None:
@@ -349,9 +346,9 @@ class AgentService:
         while True:
             facts = await self.facts()
             self.risk.guard(self.gate, self.clock.now())
-            assert self._desk is not None
+            assert self.desk is not None
             online = self.mode in ("online", "suspect")
-            await self._desk.round(self.client, dict(facts.service_states), online=online)
+            await self.desk.round(self.client, dict(facts.service_states), online=online)
             if self.mode == "offline":
                 for request in plan(facts, self.policy):
                     if self.mode != "offline":

@@ -59,6 +59,9 @@ def test_every_documented_variable_is_read(tmp_path):
         SOPDRILL_SUPERVISOR_URL="http://u:supervisor-pw@127.0.0.1:9001/RPC2",
         SOPDRILL_MANAGED_SERVICES="ollama, nginx",
         SOPDRILL_OLLAMA_URL="http://127.0.0.1:11434",
+        SOPDRILL_GITEA_URL="http://127.0.0.1:3000",
+        SOPDRILL_GITEA_REPO="ops/incidents",
+        SOPDRILL_GITEA_TOKEN="gitea-access-token",
         SOPDRILL_DISPATCHER_PIDFILE=str(tmp_path / "dispatcher.pid"),
         SOPDRILL_PROCESS_SCOPE="env:SOPDRILL_HOST_ID=ops",
         SOPDRILL_HOST_MEMORY_BYTES="1073741824",
@@ -84,6 +87,25 @@ def test_every_documented_variable_is_read(tmp_path):
         config.secrets
     )
     assert "discord-bot-token" not in repr(config.channels)
+    # Where the P1 issues go; the Gitea token is a secret like the bot token.
+    repo = config.incidents_repo
+    assert repo is not None
+    assert (repo.url, repo.repo, repo.token) == (
+        "http://127.0.0.1:3000",
+        "ops/incidents",
+        "gitea-access-token",
+    )
+    assert "gitea-access-token" in config.secrets
+    assert "gitea-access-token" not in repr(repo)
+    assert "gitea_token" not in repr(config)
+
+
+def test_no_incidents_repo_unless_url_repo_and_token_are_all_set():
+    assert load().incidents_repo is None
+    assert (
+        load(SOPDRILL_GITEA_URL="http://127.0.0.1:3000", SOPDRILL_GITEA_REPO="ops/x").incidents_repo
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -106,6 +128,9 @@ def test_every_documented_variable_is_read(tmp_path):
         ({"SOPDRILL_PROCESS_SCOPE": "env:=ops"}, "SOPDRILL_PROCESS_SCOPE"),
         ({"SOPDRILL_PROCESS_SCOPE": "ALL"}, "SOPDRILL_PROCESS_SCOPE"),
         ({"SOPDRILL_PROCESS_SCOPE": "SOPDRILL_HOST_ID=ops"}, "SOPDRILL_PROCESS_SCOPE"),
+        ({"SOPDRILL_GITEA_REPO": "incidents"}, "SOPDRILL_GITEA_REPO"),
+        ({"SOPDRILL_GITEA_REPO": "ops/"}, "SOPDRILL_GITEA_REPO"),
+        ({"SOPDRILL_GITEA_REPO": "ops/incidents/x"}, "SOPDRILL_GITEA_REPO"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable(env, variable):
