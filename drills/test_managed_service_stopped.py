@@ -6,11 +6,15 @@ While OFFLINE the agent restarts it itself; the service's own health check (Olla
 within its RTO (Appendix B). While ONLINE it sends the dispatcher a distress signal with
 the severity the seeds give the outage, and waits: it restarts the service only on a task
 the dispatcher assigns. Gitea's issues filed before it went down are readable after its
-restart (scenario 3 STEP 3).
+restart (scenario 3 STEP 3). The outage is a P1, so the agent also files one Gitea issue
+for it in the incidents repository (notification flow, step 3: "Gitea issue (P1)"), read
+back by the harness before the P1's escalation timeout: at once for Ollama, once Gitea
+answers again for Gitea's own outage.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +61,36 @@ def data_kept(service: str, deployment, probes) -> Iterator[None]:
     assert (issue["title"], issue["body"]) == (filed.title, filed.body), issue
 
 
+def issues_about(gitea: GiteaClient, kind: str) -> list[dict]:
+    """The incidents repository's issues whose title names the incident ``kind``."""
+    return [i for i in gitea.issues() if re.search(rf"\b{kind}\b", i["title"])]
+
+
+def issue_filed(gitea, policy, clock, probes, evidence, kind, component, since_mono) -> dict:
+    """The agent's Gitea issue about the P1 ``kind`` on ``component``, seen before the P1's
+    escalation timeout from ``since_mono`` (the flow's P1 channel comes before Level 2)."""
+    bound_sop = policy.escalation.self_healing_minutes
+    left_s = clock.wall_seconds(bound_sop) - (time.monotonic() - since_mono)
+    issues = wait_until(
+        lambda: issues_about(gitea, kind),
+        timeout_s=max(left_s, probes.poll_interval_s),
+        interval_s=probes.poll_interval_s,
+        ignore=(httpx.HTTPError,),
+        describe=f"the agent's Gitea issue about {kind} within the escalation timeout",
+        hint="the agent's JSON log says why an issue is still owed ('gitea issue not filed')",
+    )
+    filed_sop = sop_since(clock, since_mono, time.monotonic())
+    evidence.record(
+        "note", "drill", gitea_issue_kind=kind, gitea_issue_sop_minutes=round(filed_sop, 3)
+    )
+    assert filed_sop <= bound_sop
+    assert len(issues) == 1, f"one issue for the {kind} incident: {issues}"
+    words = issues[0]["title"].replace(":", " ").split()
+    assert policy.severity_of(kind) in words, issues[0]
+    assert component in words, issues[0]
+    return issues[0]
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_managed_service_stopped_while_offline_is_restarted_within_its_rto(
     service, policy, clock, evidence, probes, faults, deployment
@@ -93,11 +127,15 @@ def test_a_managed_service_stopped_while_offline_is_restarted_within_its_rto(
 def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_task(
     service, policy, clock, evidence, probes, faults, topology, sut, deployment
 ):
-    """ONLINE + the service stopped: a distress signal, no autonomous restart, restart on
-    a task."""
+    """ONLINE + the service stopped: a distress signal and one Gitea issue (P1), no
+    autonomous restart, restart on a task."""
     stop = faults.stop(service)
     interval = policy.deployment.remediation_interval_minutes
     rto_wall_s = clock.wall_seconds(rto_minutes(policy, service))
+    kind = f"{service}_down"
+    assert deployment.credentials is not None, "the run's Gitea token reads the issues"
+    gitea = GiteaClient(probes.description, deployment.credentials.gitea_token)
+    filed = (gitea, policy, clock, probes, evidence, kind, service)
     steady_state("before", probes, policy, evidence)
     with data_kept(service, deployment, probes), stop:
         incidents = wait_until(
@@ -111,14 +149,15 @@ def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_ta
         incident = reported[0]
         assert incident["agent"] == "agent"
         # The seeds' severity of the outage: Ollama down and Gitea unavailable are both P1.
-        assert incident["severity"] == policy.severity_of(f"{service}_down"), incident
+        assert incident["severity"] == policy.severity_of(kind), incident
+        if service != "gitea":  # Gitea's own issue waits for Gitea (below)
+            issue_filed(*filed, since_mono=stop.injected_at_mono)
         clock.hold(2 * interval, "two remediation rounds: the agent must not act on its own")
         # STARTING is a restart too: only a program still stopped proves the agent waited.
         assert topology.service_state(service) in (ServiceState.STOPPED, ServiceState.EXITED), (
             "restarted without the dispatcher's mediation while online (SOP 4: offline only)"
         )
         assert decisions(probes.emergency_log(), "restart_service") == []
-        assert deployment.credentials is not None, "the operator's token assigns the task"
         answer = httpx.post(
             f"{sut.dispatcher}/v1/tasks",
             json={"agent": "agent", "action": "restart_service", "target": service, "params": {}},
@@ -136,6 +175,10 @@ def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_ta
             timeout_s=rto_wall_s,
             describe=f"{service} healthy after the assigned restart task",
         )
+        if service == "gitea":  # owed while Gitea was down, filed once it answers: none lost
+            issue_filed(*filed, since_mono=time.monotonic())
+    # The report, its retries and the outage's end made one issue, no more.
+    assert len(issues_about(gitea, kind)) == 1, gitea.issues()
     restarts = decisions(probes.emergency_log(), "restart_service")
     assert [d["source"].split(":")[0] for d in restarts] == ["task"], (
         f"only the assigned task may restart {service} while online: {restarts}"
