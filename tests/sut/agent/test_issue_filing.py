@@ -23,10 +23,10 @@ from sop.timescale import TimeScale
 from sut.agent.incident_desk import IncidentDesk
 from sut.agent.integrity import DataIntegrity
 from sut.agent.issue_filing import MARKER, IncidentsRepo
-from sut.agent.notifier import NotificationResult
 from sut.agent.riskcontrols import RiskControls
 from sut.runtime import Settings
 from sut.standins.gitea import API, create_app
+from tests.sut.agent.test_incident_desk import Told
 
 POLICY = load_policy()
 SCALE = TimeScale(600)
@@ -35,17 +35,6 @@ REPO = "ops/incidents"
 DISPATCHER = "http://dispatcher.test"
 #: Wall seconds one request to Gitea may take here: a hung Gitea costs the filing this much.
 GITEA_TIMEOUT_S = 0.2
-
-
-class Told:
-    """The notifier's escalate, recorded (what 0x01 would hear)."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, str]] = []
-
-    async def escalate(self, about: str, text: str) -> NotificationResult:
-        self.messages.append((about, text))
-        return NotificationResult("discord", ())
 
 
 class Agent:
