@@ -6,7 +6,9 @@ so a drill can replay what the agent saw through the oracle and compare verdicts
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 ProbeOutcome = Literal["ok", "server_error", "timeout", "unreachable", "rate_limited"]
@@ -19,6 +21,13 @@ FAILED_PROBES: frozenset[str] = frozenset({"server_error", "timeout", "unreachab
 #: SOP 2A.3: only these confirm the co-located process is gone (SIGSTOP is alive).
 GONE_STATES: frozenset[str] = frozenset({"dead", "zombie"})
 MODES: tuple[Mode, ...] = ("online", "suspect", "offline", "recovering")
+#: A managed service's health as the seeds check it: Ollama's ``curl .../api/tags``
+#: (emergency-procedures.md scenario 2 STEP 1), Gitea's ``curl .../api/v1/version``
+#: (scenario 3 STEP 1). The agent and the harness both read it here; a service not named
+#: is healthy when its ``/healthz`` answers 200.
+HEALTH_PATHS: Mapping[str, str] = MappingProxyType(
+    {"ollama": "/api/tags", "gitea": "/api/v1/version"}
+)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sop.errors import PolicyError, ServiceConfigError
+from sop.observations import HEALTH_PATHS
 from sop.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from sop.timescale import TimeScale
 from sut.agent.issue_filing import IncidentsRepo
@@ -60,11 +61,8 @@ class AgentConfig:
     def health_checks(self) -> dict[str, str]:
         """Managed service -> the URL its health is read from: the seeds' own checks,
         Ollama's ``/api/tags`` (scenario 2) and Gitea's ``/api/v1/version`` (scenario 3)."""
-        checks = {
-            "ollama": (self.ollama_url, "/api/tags"),
-            "gitea": (self.gitea_url, "/api/v1/version"),
-        }
-        return {name: f"{url.rstrip('/')}{path}" for name, (url, path) in checks.items() if url}
+        urls = {"ollama": self.ollama_url, "gitea": self.gitea_url}
+        return {name: f"{url.rstrip('/')}{HEALTH_PATHS[name]}" for name, url in urls.items() if url}
 
     @property
     def co_located(self) -> bool:
