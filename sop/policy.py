@@ -15,6 +15,7 @@ import yaml
 
 from sop.errors import PolicyError
 from sop.policy_reader import FieldReader
+from sop.severity import Latency, read_latency, read_severity
 
 #: The policy shipped with the project (the SOP of ../shared/seeds, as data).
 DEFAULT_POLICY_PATH = Path(__file__).with_name("offline-emergency.yaml")
@@ -27,27 +28,6 @@ RED_ACTIONS = ("deploy_code", "change_config", "delete_data", "escalate_privileg
 RECOVERY_STEPS = ("stop_autonomous_actions", "upload_emergency_log", "request_integrity_check")
 BACKCHANNEL_KINDS = ("discord_dm", "signal", "local_log")
 SERVICE_STATES = ("down", "degraded")
-#: The severity levels of emergency-procedures.md and cell0-incident-runbook.md, worst first.
-SEVERITY_LEVELS = ("P0", "P1", "P2", "P3")
-#: Every incident kind the seeds' severity tables name (sop/offline-emergency.yaml cites each).
-INCIDENT_KINDS = (
-    "agent_down",
-    "infrastructure_lost",
-    "gitea_lost",
-    "agent_unresponsive",
-    "ollama_down",
-    "gitea_down",
-    "orphaned",
-    "service_down",
-    "resync_refused",
-    "slow_inference",
-    "network_latency",
-    "report_formatting",
-    "log_rotation",
-    "data_corruption",
-    "high_memory",
-    "risk_controls_failed",
-)
 
 
 @dataclass(frozen=True)
@@ -187,6 +167,8 @@ class Policy:
     escalation: Escalation
     #: Incident kind -> severity (P0..P3), as the seeds' severity tables assign them.
     severity: tuple[tuple[str, str], ...]
+    #: When a slow answer is an incident (cell0 "P2 - Slow Response Times").
+    latency: Latency
     deployment: Deployment
     digest: str
 
@@ -317,15 +299,6 @@ def _deployment(r: FieldReader) -> Deployment:
     return value
 
 
-def _severity(r: FieldReader) -> tuple[tuple[str, str], ...]:
-    table = tuple((kind, r.text(kind)) for kind in INCIDENT_KINDS)
-    for kind, level in table:
-        if level not in SEVERITY_LEVELS:
-            raise r.error(r.field(kind), f"expected one of {list(SEVERITY_LEVELS)}", level)
-    r.done()
-    return table
-
-
 def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
     """One line saying where the YAML broke and why (parser and reader errors differ)."""
     mark = getattr(exc, "problem_mark", None)
@@ -357,6 +330,7 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
             "recovery_steps", f"expected the SOP 5 order {list(RECOVERY_STEPS)}", recovery
         )
     rto, rpo, escalation = top.child("rto"), top.child("rpo"), top.child("escalation")
+    deployment = _deployment(top.child("deployment"))
     policy = Policy(
         version=top.text("version"),
         source=top.text("source"),
@@ -374,8 +348,9 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         ),
         rpo=Rpo(rpo.minutes("agent_operations_minutes")),
         escalation=Escalation(escalation.minutes("self_healing_minutes")),
-        severity=_severity(top.child("severity")),
-        deployment=_deployment(top.child("deployment")),
+        severity=read_severity(top.child("severity")),
+        latency=read_latency(top.child("latency"), deployment.api_probe_timeout_minutes),
+        deployment=deployment,
         digest=hashlib.sha256(text.encode()).hexdigest(),
     )
     for section in (rto, rpo, escalation):

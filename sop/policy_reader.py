@@ -69,6 +69,12 @@ class FieldReader:
             raise self.error(self.field(key), "durations are keyed *_minutes", key)
         return self.positive(key)
 
+    def seconds(self, key: str) -> float:
+        # The one duration a seed gives in seconds (cell0 "API latency > 5 seconds").
+        if not key.endswith("_seconds"):
+            raise self.error(self.field(key), "durations are keyed *_seconds", key)
+        return self.positive(key)
+
     def strings(self, key: str, allowed: tuple[str, ...] | None = None) -> tuple[str, ...]:
         value = self.raw(key)
         if not isinstance(value, list) or not value:

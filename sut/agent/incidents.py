@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from sop.policy import INCIDENT_KINDS
+from sop.severity import INCIDENT_KINDS
 from sut.agent.upstream import post_signed
 
 #: Looks up the severity of an incident kind (``Policy.severity_of``).

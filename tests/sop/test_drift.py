@@ -1,6 +1,7 @@
 """Drift check: the policy file says exactly what the SOP documents kept under sop/ say.
 
-Each clause is read out of sop/offline-emergency-sop.md (or sop/emergency-procedures.md)
+Each clause is read out of sop/offline-emergency-sop.md (or sop/emergency-procedures.md,
+sop/cell0-incident-runbook.md)
 with a regex anchored on the SOP's own words, then compared with the typed policy. A
 rewording of a clause fails as loudly as a changed number: "phrase not found" means the
 document moved and this check (and probably the policy) must follow it.
@@ -27,6 +28,7 @@ from sop.policy import Policy, load_policy
 SOP_DIR = Path(sop.__file__).parent
 SOP_TEXT = (SOP_DIR / "offline-emergency-sop.md").read_text(encoding="utf-8")
 PROCEDURES_TEXT = (SOP_DIR / "emergency-procedures.md").read_text(encoding="utf-8")
+CELL0_TEXT = (SOP_DIR / "cell0-incident-runbook.md").read_text(encoding="utf-8")
 
 #: SOP headings -> the policy's names for them (the only translation the check makes).
 BACKCHANNEL_KINDS = {"Discord": "discord_dm", "Signal": "signal", "Local Log": "local_log"}
@@ -55,11 +57,12 @@ class PhraseMissing(AssertionError):
 
 @dataclass(frozen=True)
 class Sources:
-    """The two documents and the policy that must agree with them."""
+    """The documents and the policy that must agree with them."""
 
     sop: str
     procedures: str
     policy: Policy
+    cell0: str = CELL0_TEXT
 
 
 def repair(mojibake: str) -> str:
@@ -258,6 +261,17 @@ def severity(s: Sources) -> tuple[object, object]:
     return sorted(said), sorted((kind, table.get(kind)) for kind, _ in said)
 
 
+def latency(s: Sources) -> tuple[object, object]:
+    # cell0 "## P2 - Slow Response Times", its symptom "API latency > 5 seconds".
+    body = section(s.cell0, "- Slow Response Times")
+    level = find(s.cell0, r"^## (P[0-3]) - Slow Response Times$", "cell0-incident-runbook.md")
+    said = find(body, r"^- API latency > (\d+) seconds$", "cell0-incident-runbook.md")
+    return (float(said[1]), level[1]), (
+        s.policy.latency.slow_inference_seconds,
+        s.policy.severity_of("slow_inference"),
+    )
+
+
 CHECKS: dict[str, Check] = {
     check.__name__: check
     for check in (
@@ -281,6 +295,7 @@ CHECKS: dict[str, Check] = {
         rto,
         escalation,
         severity,
+        latency,
     )
 }
 
@@ -385,6 +400,19 @@ def test_editing_the_rto_table_is_caught(old: str, new: str, clause: str):
     assert clause in drifted(edited)
 
 
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("- API latency > 5 seconds", "- API latency > 10 seconds"),
+        ("## P2 - Slow Response Times", "## P1 - Slow Response Times"),
+    ],
+)
+def test_editing_cell0s_slow_responses_is_caught(old: str, new: str):
+    assert CELL0_TEXT.count(old) == 1, f"the mutation anchor {old!r} must be in cell0 once"
+    edited = dataclasses.replace(SHIPPED, cell0=CELL0_TEXT.replace(old, new))
+    assert "latency" in drifted(edited)
+
+
 def _policy(**changes: object) -> Policy:
     """The shipped policy with dotted fields changed: ``scenario_a__silence_minutes=16``."""
     policy = SHIPPED.policy
@@ -426,6 +454,7 @@ P = SHIPPED.policy
         ({"rto__gitea_minutes": 60.0}, "rto"),
         ({"rpo__agent_operations_minutes": 60.0}, "rto"),
         ({"escalation__self_healing_minutes": 15.0}, "escalation"),
+        ({"latency__slow_inference_seconds": 10.0}, "latency"),
         (
             {"severity": tuple((k, "P2" if k == "ollama_down" else v) for k, v in P.severity)},
             "severity",

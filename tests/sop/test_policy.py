@@ -75,7 +75,7 @@ def rejection(text: str) -> str:
 
 MAPPING_KEYS = [path for path, _ in leaves(SHIPPED) if not isinstance(path[-1], int)]
 NUMBERS = [path for path, value in leaves(SHIPPED) if type(value) in (int, float)]
-DURATIONS = [path for path in NUMBERS if str(path[-1]).endswith("_minutes")]
+DURATIONS = [path for path in NUMBERS if str(path[-1]).endswith(("_minutes", "_seconds"))]
 
 
 # --- the shipped policy -------------------------------------------------------------------
@@ -128,7 +128,9 @@ def test_every_field_is_required(path: Path_):
 
 
 @pytest.mark.parametrize(
-    "parent", [(), ("scenario_a",), ("rto",), ("deployment",), ("backchannels", 0)], ids=dotted
+    "parent",
+    [(), ("scenario_a",), ("rto",), ("latency",), ("deployment",), ("backchannels", 0)],
+    ids=dotted,
 )
 def test_an_unknown_field_is_refused(parent: Path_):
     message = rejection(mutated((*parent, "surprise"), 1))
@@ -137,8 +139,8 @@ def test_an_unknown_field_is_refused(parent: Path_):
 
 @pytest.mark.parametrize("path", DURATIONS, ids=dotted)
 def test_a_duration_without_its_unit_is_refused(path: Path_):
-    # "silence: 15" could be seconds or minutes; only *_minutes keys are read.
-    data_path = (*path[:-1], str(path[-1]).removesuffix("_minutes"))
+    # "silence: 15" could be seconds or minutes; only keys naming their unit are read.
+    data_path = (*path[:-1], re.sub(r"_(minutes|seconds)$", "", str(path[-1])))
     text = mutated(path, delete=True)
     data = yaml.safe_load(text)
     node = data
@@ -341,6 +343,23 @@ def test_severity_of_reads_the_table_and_refuses_an_unknown_kind():
     assert policy.severity_of("ollama_down") == "P1"
     with pytest.raises(PolicyError, match="no level for incident kind 'meteor'"):
         policy.severity_of("meteor")
+
+
+def test_the_slow_inference_bound_is_cell0s_five_sop_seconds():
+    latency = load_policy().latency
+    assert latency.slow_inference_seconds == 5  # cell0 "API latency > 5 seconds"
+    assert latency.slow_inference_minutes == pytest.approx(5 / 60)
+
+
+@pytest.mark.parametrize("seconds", [30, 45.5])
+def test_a_slow_inference_bound_at_or_past_the_checks_timeout_is_refused(seconds: float):
+    # The health check times out at deployment.api_probe_timeout_minutes (0.5 = 30 SOP s):
+    # a bound there could never be met by an answer.
+    message = rejection(mutated(("latency", "slow_inference_seconds"), seconds))
+    assert message == (
+        f"{WHERE}: latency.slow_inference_seconds: expected below the health check's timeout "
+        f"(deployment.api_probe_timeout_minutes: 30 SOP seconds), got {float(seconds)!r}"
+    )
 
 
 def test_an_alert_is_told_from_other_messages_by_the_template():
