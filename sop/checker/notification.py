@@ -7,6 +7,8 @@ text). A channel counts as refusing only while the harness itself held it down.
 A message to 0x01 that is not the SOP 3.1 alert and follows an ``incident`` entry of the
 agent's log on disk is an escalation (emergency-procedures.md: the escalation matrix, and
 "P0 -> Immediate human alert"): one per logged incident, to 0x01, never counted as an alert.
+A P2 or P3 incident tells nobody ("P2 -> Log and continue", "Log entry (P2/P3)"), so it
+licenses no message.
 Anything else a sink received is judged as an alert.
 """
 
@@ -19,6 +21,8 @@ from sop.history import Delivery, FaultSpan, History, LogEntry
 from sop.policy import Policy
 
 NOTIFICATION = "notification"
+#: Severities that are a log entry alone (emergency-procedures.md notification flow).
+_LOGGED_ONLY = ("P2", "P3")
 
 
 def _on(fault: FaultSpan, channel: str) -> bool:
@@ -52,8 +56,10 @@ def escalations(history: History, policy: Policy) -> list[Delivery]:
     """The deliveries that are escalations: not the alert, to 0x01, each after its own
     ``incident`` entry in the log (matched one to one, in time order)."""
     incidents = sorted(
-        e.at for e in history.of(LogEntry) if e.entry.get("kind") == "incident"
-    )  # fmt: skip
+        e.at
+        for e in history.of(LogEntry)
+        if e.entry.get("kind") == "incident" and e.entry.get("severity") not in _LOGGED_ONLY
+    )
     found: list[Delivery] = []
     for message in sorted(history.of(Delivery), key=lambda m: m.at):
         if policy.is_alert(message.content) or not _to_0x01(history, message):

@@ -13,6 +13,7 @@ remediation  SOP 4: what the green list allows, planned from host facts and exec
 resync       SOP 5: stop, upload the log until acknowledged, request an integrity check
 resync_watch a re-sync the Dispatcher refuses past the Agent Operations RTO, escalated once
 incidents    while online: distress signals to the Dispatcher, once per outage
+slowness     cell0 P2: Ollama's health check slower than the bound, one P2 per episode
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
 service      the running agent: loops that feed the detector and act on its verdicts
 liveness     which of those loops still run: ``/healthz`` is degraded once one has ended

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sop.observations import MODES
@@ -52,6 +52,9 @@ class HostFacts:
     service_states: Mapping[str, str]  # supervisord program -> running | down | degraded
     disk_usage_percent: float | None  # of the log volume; None when unknown
     processes: Mapping[int, ProcessUsage]  # in scope only
+    #: Managed service -> wall seconds its health check took to answer 200 this time (an
+    #: answer's time is measured, not SOP time); absent when it did not answer 200.
+    health_check_wall_s: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

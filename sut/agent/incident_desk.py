@@ -8,17 +8,20 @@ a P0 or P1 becomes a distress signal to the Dispatcher (when it can hear it; the
 with the re-sync otherwise, SOP 5.2); a P0 is told to 0x01 at once; a P1 is watched and
 escalated to 0x01 once if still unresolved at its escalation timeout (sut/agent/escalation.py).
 A re-sync refused past the Agent Operations RTO is escalated here too (sut/agent/resync_watch.py).
+A managed service's outage reported while online is logged once too (its signal retried until
+taken), and Ollama answering slower than the P2 bound is a P2 logged once an episode and
+nothing more (sut/agent/slowness.py).
 Every P1 reported is also owed a Gitea issue (the flow's "Gitea issue (P1)"), filed in the
 background on each round until Gitea takes it (sut/agent/issue_filing.py).
 Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
 the risk controls (sut/agent/riskcontrols.py), the data's integrity (sut/agent/integrity.py),
-the managed services, and the escalation timeouts.
+the managed services and their health checks' times, and the escalation timeouts.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +39,7 @@ from sut.agent.resync_watch import CATEGORY as RESYNC_REFUSED
 from sut.agent.resync_watch import Escalation
 from sut.agent.riskcontrols import KIND as RISK_CONTROLS
 from sut.agent.riskcontrols import RiskControls
+from sut.agent.slowness import SlowWatch
 from sut.runtime.jsonlog import get_logger
 
 # The agent's own logger: its log lines read the same whichever part of it writes them.
@@ -80,9 +84,13 @@ class IncidentDesk:
     spawn: Spawn | None = None
     reporter: IncidentReporter = field(init=False)
     filer: IssueFiler = field(init=False)
+    slowness: SlowWatch = field(init=False)
+    #: The services whose outage (reported online) is logged and not yet over.
+    _outages_logged: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.filer = IssueFiler(self.gitea, self.timeout_s, self.record, self.spawn)
+        self.slowness = SlowWatch(self.policy.latency)
         self.reporter = IncidentReporter(
             self.agent,
             self.dispatcher_url,
@@ -98,9 +106,15 @@ class IncidentDesk:
         return self.wall(self.policy.escalation.self_healing_minutes)
 
     async def round(
-        self, client: httpx.AsyncClient, states: dict[str, str], *, online: bool
+        self,
+        client: httpx.AsyncClient,
+        states: dict[str, str],
+        *,
+        online: bool,
+        health_check_wall_s: Mapping[str, float] | None = None,
     ) -> None:
-        """One look at everything that raises or resolves an incident, then the escalations."""
+        """One look at everything that raises or resolves an incident, then the escalations;
+        ``health_check_wall_s``: the wall seconds each health check took to answer 200."""
         news = self.risk.news()
         if news.failed is not None:
             reason = news.failed.reason
@@ -120,6 +134,7 @@ class IncidentDesk:
         self.resolve_outages(states)
         if online:  # while the Dispatcher mediates, the agent reports and does not heal
             await self.report_outages(client, states)
+        self.log_slowness(health_check_wall_s or {})
         await self.escalate_due()
         self.filer.poke(client)  # the owed issues, in the background: Gitea may be down
 
@@ -129,7 +144,12 @@ class IncidentDesk:
             self.filer.owe(owed_issue(signal, kind, self.host, tried))
 
     async def report_outages(self, client: httpx.AsyncClient, states: dict[str, str]) -> None:
-        """While online: report each service outage once and watch it for escalation."""
+        """While online: log each service outage once, report it once (its signal retried
+        until the Dispatcher takes it) and watch it for escalation."""
+        for name, state in states.items():
+            if state != "running" and name not in self._outages_logged:
+                self._outages_logged.add(name)  # on disk before the signal is sent
+                self.log_incident(outage_kind(name), name, f"{name} is {state}")
         for signal in await self.reporter.report(client, states):
             component = str(signal["component"])
             kind = outage_kind(component)
@@ -143,6 +163,15 @@ class IncidentDesk:
         for name, state in states.items():
             if state == "running":
                 self.watch.resolve(outage_key(name))
+                self._outages_logged.discard(name)  # the next outage is a new incident
+
+    def log_slowness(self, health_check_wall_s: Mapping[str, float]) -> None:
+        """Each service that just became slower than the P2 bound: one incident logged.
+        P2: "Log and continue" (no signal, no issue, no message, no action)."""
+        sop_s = self.wall(1 / 60)  # wall seconds of one SOP second
+        took = {name: wall_s / sop_s for name, wall_s in health_check_wall_s.items()}
+        for slow in self.slowness.look(took):
+            self.log_incident(slow.kind, slow.component, slow.reason(), **slow.details())
 
     async def raise_incident(
         self,
@@ -155,11 +184,7 @@ class IncidentDesk:
         **details: Any,
     ) -> None:
         """One incident of ``kind``: logged, then signalled, told or watched by its severity."""
-        severity = self.policy.severity_of(kind)
-        fields = {"category": kind, "severity": severity, "component": component}
-        self.record("incident", **fields, reason=message, **details)
-        self.count(f"incident_{kind}")
-        log.error("incident", extra={"fields": {"kind": kind, "severity": severity}})
+        severity = self.log_incident(kind, component, message, **details)
         if severity not in _SIGNALLED:
             return  # P2, P3: "Log and continue"
         signal = distress_signal(
@@ -184,6 +209,15 @@ class IncidentDesk:
             self.notifications.append((await self.notifier.escalate(kind, text)).as_json())
         else:
             self.watch.open(kind, kind, signal, len(self.decisions))
+
+    def log_incident(self, kind: str, component: str, message: str, **details: Any) -> str:
+        """The ``incident`` entry of ``kind`` with the severity the seeds give it (returned)."""
+        severity = self.policy.severity_of(kind)
+        fields = {"category": kind, "severity": severity, "component": component}
+        self.record("incident", **fields, reason=message, **details)
+        self.count(f"incident_{kind}")
+        log.error("incident", extra={"fields": {"kind": kind, "severity": severity}})
+        return severity
 
     def resolve(self, kind: str) -> None:
         """The incident of ``kind`` is over (its watch, if any, is closed)."""

@@ -348,7 +348,8 @@ class AgentService:
             self.risk.guard(self.gate, self.clock.now())
             assert self.desk is not None
             online = self.mode in ("online", "suspect")
-            await self.desk.round(self.client, dict(facts.service_states), online=online)
+            states, took = dict(facts.service_states), facts.health_check_wall_s
+            await self.desk.round(self.client, states, online=online, health_check_wall_s=took)
             if self.mode == "offline":
                 for request in plan(facts, self.policy):
                     if self.mode != "offline":

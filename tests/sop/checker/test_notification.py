@@ -137,8 +137,9 @@ def test_a_marker_naming_another_host_is_violated(story: Any, host: str) -> None
 ESCALATION = "ESCALATION (P1): ollama_down unresolved past its escalation timeout"
 
 
-def incident(at: float, index: int = 0) -> LogEntry:
-    return LogEntry(at, {"kind": "incident", "category": "escalation"}, f"incident-{index}")
+def incident(at: float, index: int = 0, **entry: str) -> LogEntry:
+    fields = {"kind": "incident", "category": "escalation", **entry}
+    return LogEntry(at, fields, f"incident-{index}")
 
 
 def told(at: float, index: int = 0, recipient: str = "100000000000000001") -> Delivery:
@@ -182,3 +183,14 @@ def test_an_escalation_before_its_incident_or_to_someone_else_is_judged_as_an_al
     assert early.at == later
     elsewhere = judged(story.add(clean, incident(later), told(later + 0.1, recipient="999")))
     assert elsewhere.at == later + 0.1
+
+
+def test_a_message_after_a_p2_incident_is_judged_as_an_alert(story: Any) -> None:
+    """P2: "Log and continue": its entry licenses no message to 0x01."""
+    clean = story.run()
+    later = delivery(clean).at + 3.0
+    slow = incident(later, category="slow_inference", severity="P2")
+    divergence = judged(story.add(clean, slow, told(later + 0.1)))
+    assert divergence.at == later + 0.1
+    p1 = incident(later, category="ollama_down", severity="P1")
+    assert check_notification(story.add(clean, p1, told(later + 0.1)), POLICY).status == "held"

@@ -97,3 +97,34 @@ def test_a_service_still_starting_is_running_once_it_answers_and_else_left_be(
 )
 def test_supervisords_record_in_the_sops_words(info: dict[str, Any], word: str) -> None:
     assert _state_word(info) == word
+
+
+def test_the_time_each_check_took_to_answer_200_is_kept_for_the_round(tmp_path: Path) -> None:
+    """cell0 P2 "API latency > 5 seconds" is read off these times (sut/agent/slowness.py)."""
+    config = agent_config(tmp_path, OLLAMA, ollama_url=OLLAMA, gitea_url=GITEA)
+    now = [100.0]  # the gatherer's clock, moved by the answers themselves: no sleeping
+    took = {f"{OLLAMA}/api/tags": 7.5, f"{GITEA}/api/v1/version": 0.25}
+    status = {f"{OLLAMA}/api/tags": 200, f"{GITEA}/api/v1/version": 200}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        now[0] += took[str(request.url)]
+        return httpx.Response(status[str(request.url)])
+
+    async def gather() -> dict[str, float]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as client:
+            facts = FactGatherer(
+                _Supervised(),  # type: ignore[arg-type]
+                ("ollama", "gitea"),
+                config.health_checks,
+                tmp_path,
+                None,
+                client,
+                1.0,
+                monotonic=lambda: now[0],
+            )
+            first = (await facts.gather(0.0)).health_check_wall_s
+            assert first == {"ollama": 7.5, "gitea": 0.25}
+            status[f"{OLLAMA}/api/tags"] = 500  # degraded: no answer's time this round
+            return dict((await facts.gather(1.0)).health_check_wall_s)
+
+    assert asyncio.run(gather()) == {"gitea": 0.25}

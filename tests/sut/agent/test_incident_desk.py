@@ -1,4 +1,5 @@
-"""The incident desk: every incident logged with its severity; P0 told at once, P1 escalated."""
+"""The incident desk: every incident logged with its severity; P0 told at once, P1 escalated,
+P2 logged and nothing more."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from sop.policy import DEFAULT_POLICY_PATH, load_policy
 from sop.timescale import TimeScale
@@ -47,6 +49,7 @@ class Desk:
         self.log: list[dict[str, Any]] = []
         self.signals: list[dict[str, Any]] = []
         self.told = Told()
+        self.dispatcher_status = 201  # what the Dispatcher answers a distress signal
         self.risk = RiskControls(self.policy_file, POLICY.digest)
         self.desk = IncidentDesk(
             POLICY,
@@ -67,19 +70,28 @@ class Desk:
         )
 
     def answer(self, request: httpx.Request) -> httpx.Response:
-        self.signals.append(json.loads(request.read()))
-        return httpx.Response(201, json={"id": "inc"})
+        if self.dispatcher_status in (200, 201):
+            self.signals.append(json.loads(request.read()))
+        return httpx.Response(self.dispatcher_status, json={"id": "inc"})
 
-    def round(self, states: dict[str, str], *, online: bool) -> None:
+    def round(
+        self, states: dict[str, str], *, online: bool, took_sop_s: dict[str, float] | None = None
+    ) -> None:
+        """One round; ``took_sop_s``: how long each health check took to answer 200."""
+        one_sop_s = SCALE.wall_seconds(1 / 60)
+        wall_s = {name: sop_s * one_sop_s for name, sop_s in (took_sop_s or {}).items()}
+
         async def run() -> None:
             transport = httpx.MockTransport(self.answer)
             async with httpx.AsyncClient(transport=transport) as client:
-                await self.desk.round(client, states, online=online)
+                await self.desk.round(client, states, online=online, health_check_wall_s=wall_s)
 
         asyncio.run(run())
 
-    def incidents(self) -> list[dict[str, Any]]:
-        return [e for e in self.log if e["kind"] == "incident"]
+    def incidents(self, category: str | None = None) -> list[dict[str, Any]]:
+        return [
+            e for e in self.log if e["kind"] == "incident" and category in (None, e["category"])
+        ]
 
     def later(self, minutes: float) -> None:
         self.now += timedelta(seconds=SCALE.wall_seconds(minutes))
@@ -126,7 +138,7 @@ def test_an_outage_reported_online_is_escalated_once_at_its_timeout(tmp_path):
     assert about == "escalation"
     assert text.startswith("ESCALATION (P1): ollama_down")
     assert signal["timestamp"] in text
-    [escalation] = desk.incidents()
+    [escalation] = desk.incidents("escalation")
     assert escalation["tried"][0].startswith("distress signal to the Dispatcher")
     assert len(desk.signals) == 1, "one distress signal per outage"
 
@@ -168,3 +180,89 @@ def test_risk_controls_restored_before_the_timeout_are_not_escalated(tmp_path):
     desk.round({}, online=False)
     assert desk.told.messages == []
     assert [e["category"] for e in desk.incidents()] == ["risk_controls_failed"]
+
+
+# --- every incident reported is logged: online outages (P1) and slow answers (P2) -------------
+
+
+@pytest.mark.parametrize(("service", "kind"), [("ollama", "ollama_down"), ("gitea", "gitea_down")])
+def test_an_outage_reported_online_is_one_incident_entry_with_its_severity(tmp_path, service, kind):
+    desk = Desk(tmp_path)
+    for _ in range(3):
+        desk.round({service: "down"}, online=True)
+    [incident] = desk.incidents()
+    assert (incident["category"], incident["severity"]) == (kind, "P1")
+    assert (incident["component"], incident["reason"]) == (service, f"{service} is down")
+    assert len(desk.signals) == 1
+
+    desk.round({service: "running"}, online=True)
+    desk.round({service: "degraded"}, online=True)
+    assert [e["reason"] for e in desk.incidents()] == [
+        f"{service} is down",
+        f"{service} is degraded",
+    ]
+
+
+def test_an_outage_is_logged_before_the_dispatcher_takes_its_signal_and_only_once(tmp_path):
+    desk = Desk(tmp_path)
+    desk.dispatcher_status = 503
+    desk.round({"ollama": "down"}, online=True)
+    assert [e["category"] for e in desk.incidents()] == ["ollama_down"], "on disk first"
+    assert desk.signals == []
+    desk.dispatcher_status = 201
+    desk.round({"ollama": "down"}, online=True)
+    assert len(desk.signals) == 1, "the signal retried until taken"
+    assert len(desk.incidents()) == 1, "one outage, one entry"
+
+
+def test_an_outage_while_offline_is_no_incident_the_agent_heals_it(tmp_path):
+    desk = Desk(tmp_path)
+    desk.round({"ollama": "down"}, online=False)
+    assert desk.incidents() == []
+
+
+SLOW = POLICY.latency.slow_inference_seconds
+IN_A_ROW = POLICY.latency.slow_checks_in_a_row
+
+
+@pytest.mark.parametrize("online", [True, False])
+def test_ollama_slower_than_the_p2_bound_is_one_p2_logged_and_nothing_more(tmp_path, online):
+    desk = Desk(tmp_path)
+    slow = {"ollama": 3 * SLOW}
+    for _ in range(IN_A_ROW - 1):
+        desk.round({"ollama": "running"}, online=online, took_sop_s=slow)
+    assert desk.incidents() == [], f"slow on fewer than {IN_A_ROW} checks in a row is no P2"
+    for _ in range(3):
+        desk.round({"ollama": "running"}, online=online, took_sop_s=slow)
+
+    [incident] = desk.incidents()
+    assert (incident["category"], incident["severity"]) == ("slow_inference", "P2")
+    assert incident["component"] == "ollama"
+    assert incident["latency_sop_seconds"] == pytest.approx(3 * SLOW)
+    assert incident["bound_sop_seconds"] == SLOW
+    # P2: "Log and continue": no distress signal, no Gitea issue owed, no message to 0x01.
+    assert desk.signals == []
+    assert desk.desk.filer.owed == []
+    assert desk.told.messages == []
+    desk.later(2 * POLICY.escalation.self_healing_minutes)
+    desk.round({"ollama": "running"}, online=online, took_sop_s=slow)
+    assert desk.told.messages == [], "a P2 is never escalated"
+
+
+def test_slowness_is_logged_again_only_after_a_fast_answer(tmp_path):
+    desk = Desk(tmp_path)
+    slow, fast = {"ollama": 2 * SLOW}, {"ollama": SLOW}  # the bound itself is not "> 5 s"
+    for took in [slow] * IN_A_ROW + [{}] + [slow] * IN_A_ROW:  # {}: no 200 that round
+        desk.round({"ollama": "running"}, online=True, took_sop_s=took)
+    assert len(desk.incidents()) == 1
+    desk.round({"ollama": "running"}, online=True, took_sop_s=fast)
+    for _ in range(IN_A_ROW):
+        desk.round({"ollama": "running"}, online=True, took_sop_s=slow)
+    assert [e["category"] for e in desk.incidents()] == ["slow_inference"] * 2
+
+
+def test_a_slow_gitea_is_no_slow_inference(tmp_path):
+    desk = Desk(tmp_path)
+    for _ in range(2 * IN_A_ROW):
+        desk.round({"gitea": "running"}, online=True, took_sop_s={"gitea": 3 * SLOW})
+    assert desk.incidents() == []
