@@ -4,12 +4,13 @@ scenario 2) and Gitea (scenario 3); SOP 4 restart_service.
 While OFFLINE the agent restarts it itself; the service's own health check (Ollama's
 ``/api/tags``, Gitea's ``/api/v1/version``: each scenario's STEP 1) must answer again
 within its RTO (Appendix B). While ONLINE it sends the dispatcher a distress signal with
-the severity the seeds give the outage, and waits: it restarts the service only on a task
-the dispatcher assigns. Gitea's issues filed before it went down are readable after its
-restart (scenario 3 STEP 3). The outage is a P1, so the agent also files one Gitea issue
-for it in the incidents repository (notification flow, step 3: "Gitea issue (P1)"), read
-back by the harness before the P1's escalation timeout: at once for Ollama, once Gitea
-answers again for Gitea's own outage.
+the severity the seeds give the outage, logged first as one ``incident`` entry of its
+emergency log, and waits: it restarts the service only on a task the dispatcher assigns.
+Gitea's issues filed before it went down are readable after its restart (scenario 3
+STEP 3). The outage is a P1, so the agent also files one Gitea issue for it in the
+incidents repository (notification flow, step 3: "Gitea issue (P1)"), read back by the
+harness before the P1's escalation timeout: at once for Ollama, once Gitea answers again
+for Gitea's own outage.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import httpx
 import pytest
@@ -59,6 +61,11 @@ def data_kept(service: str, deployment, probes) -> Iterator[None]:
     issue = gitea.read_issue(filed.number)
     assert issue is not None, f"issue #{filed.number}, filed before the outage, is gone"
     assert (issue["title"], issue["body"]) == (filed.title, filed.body), issue
+
+
+def outages_logged(entries: list[dict], kind: str) -> list[dict]:
+    """The emergency log's ``incident`` entries of the outage ``kind`` (``ollama_down``)."""
+    return [e for e in entries if e.get("kind") == "incident" and e.get("category") == kind]
 
 
 def issues_about(gitea: GiteaClient, kind: str) -> list[dict]:
@@ -150,6 +157,12 @@ def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_ta
         assert incident["agent"] == "agent"
         # The seeds' severity of the outage: Ollama down and Gitea unavailable are both P1.
         assert incident["severity"] == policy.severity_of(kind), incident
+        # Every incident reported is logged first: one entry, its severity, before the signal.
+        [logged] = outages_logged(probes.emergency_log(), kind)
+        assert (logged["severity"], logged["component"]) == (incident["severity"], service)
+        assert datetime.fromisoformat(logged["at"]) <= datetime.fromisoformat(
+            incident["timestamp"]
+        ), "logged before the distress signal"
         if service != "gitea":  # Gitea's own issue waits for Gitea (below)
             issue_filed(*filed, since_mono=stop.injected_at_mono)
         clock.hold(2 * interval, "two remediation rounds: the agent must not act on its own")
@@ -177,8 +190,9 @@ def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_ta
         )
         if service == "gitea":  # owed while Gitea was down, filed once it answers: none lost
             issue_filed(*filed, since_mono=time.monotonic())
-    # The report, its retries and the outage's end made one issue, no more.
+    # The report, its retries and the outage's end made one issue and one entry, no more.
     assert len(issues_about(gitea, kind)) == 1, gitea.issues()
+    assert len(outages_logged(probes.emergency_log(), kind)) == 1, "one outage, one entry"
     restarts = decisions(probes.emergency_log(), "restart_service")
     assert [d["source"].split(":")[0] for d in restarts] == ["task"], (
         f"only the assigned task may restart {service} while online: {restarts}"

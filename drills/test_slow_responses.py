@@ -11,7 +11,12 @@ out"; a slow answer is an answer. So:
 * the dispatcher's API slow but answering within the timeout counts nothing: with the
   heartbeats cut, no OFFLINE, no alert, on any topology;
 * the model provider slow (inference beyond its timeout) is no outage of the dispatcher,
-  whose API and heartbeats carry on: no OFFLINE, no alert.
+  whose API and heartbeats carry on: no OFFLINE, no alert;
+* the Ollama on the agent's host slow, its health check answering past the P2 bound
+  (cell0 "P2 - Slow Response Times": "API latency > 5 seconds", the policy's
+  ``latency``) but within the check's timeout, is slow inference, a P2: one ``incident``
+  entry in the emergency log and nothing more ("P2 -> Log and continue", "Log entry
+  (P2/P3)"): no distress signal, no Gitea issue, no message to 0x01, no restart.
 
 The probe counts are the agent's own (``/metrics``); the verdicts on OFFLINE and alerts are
 the harness's (mode watch, sinks, emergency log) and the reference model's.
@@ -25,7 +30,9 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from fixtures.tolerance import held_past_detection
+from fixtures.gitea import GiteaClient
+from fixtures.lifecycle import decisions, sop_since
+from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES, held_past_detection
 from fixtures.waiting import wait_until
 from sop.observations import ApiProbe, Heartbeat, ProcessCheck
 
@@ -34,6 +41,9 @@ BEYOND_TIMEOUTS = 4
 #: Latency under the probe timeout, as a share of it: slow (hundreds of times a healthy
 #: answer on 127.0.0.1), and the rest of the timeout left for a loaded 2-core machine.
 UNDER_TIMEOUT = 0.5
+#: Where between the P2 bound and the health check's timeout Ollama's answer is put: halfway,
+#: past the bound for sure and far from a timeout (that would be degraded, a P1 outage).
+BETWEEN_BOUND_AND_TIMEOUT = 0.5
 
 
 def latency_ms(policy, clock, timeouts: float) -> int:
@@ -135,3 +145,63 @@ def test_slow_inference_is_no_outage_of_the_dispatcher(policy, clock, drill, pro
             ProcessCheck(0.0, "running"),
         ]
         drill.expect_no_offline(timeline, hold, "slow inference at the dispatcher's provider")
+
+
+def slow_inference(entries):
+    """The emergency log's slow_inference incident entries."""
+    return [
+        e for e in entries if e.get("kind") == "incident" and e.get("category") == "slow_inference"
+    ]
+
+
+def numbers(issues):
+    """The numbers of Gitea issues (what a new one would change)."""
+    return [i["number"] for i in issues]
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+def test_slow_inference_on_the_agents_host_is_one_p2_logged_and_nothing_more(
+    policy, clock, drill, evidence, probes, faults, deployment
+):
+    """Ollama's health check slower than the P2 bound, within its timeout: one slow_inference
+    incident, P2, in the emergency log; no distress signal, no Gitea issue, no message to
+    0x01, no restart; still once after more rounds of it."""
+    bound_sop_s = policy.latency.slow_inference_seconds
+    timeout_sop_s = policy.deployment.api_probe_timeout_minutes * 60  # the check's timeout
+    delay_sop_s = bound_sop_s + BETWEEN_BOUND_AND_TIMEOUT * (timeout_sop_s - bound_sop_s)
+    # A remediation round sleeps its interval and waits for the slow check; the P2 comes
+    # with the round of the slow_checks_in_a_row-th slow answer, one more round in flight.
+    round_minutes = policy.deployment.remediation_interval_minutes + delay_sop_s / 60
+    rounds = policy.latency.slow_checks_in_a_row + 1
+    within = rounds * round_minutes + DETECTION_TOLERANCE_MINUTES
+    assert deployment.credentials is not None, "the run's Gitea token reads the issues"
+    gitea = GiteaClient(probes.description, deployment.credentials.gitea_token)
+    slow = faults.ollama_slow(clock.wall_seconds(delay_sop_s / 60))
+    with drill.steady():
+        signals, issues = probes.dispatcher_incidents(), numbers(gitea.issues())
+        told = probes.sink_messages("discord") + probes.sink_messages("signal")
+        before = len(slow_inference(probes.emergency_log()))  # on an attached topology
+        with slow:
+            assert slow.injected_at_mono is not None
+            entries = wait_until(
+                probes.emergency_log,
+                lambda seen: len(slow_inference(seen)) > before,
+                timeout_s=clock.wall_seconds(within),
+                describe="the slow_inference incident (P2) in the emergency log",
+            )
+            logged = sop_since(clock, slow.injected_at_mono, time.monotonic())
+            evidence.record("note", "drill", p2_logged_sop_minutes=round(logged, 3))
+            [incident] = slow_inference(entries)[before:]
+            assert incident["severity"] == policy.severity_of("slow_inference")  # P2
+            assert incident["component"] == "ollama", incident
+            assert bound_sop_s < incident["latency_sop_seconds"] < timeout_sop_s, incident
+            clock.hold(within, "more rounds with Ollama slow: no second P2, nothing else")
+            assert len(slow_inference(probes.emergency_log())) == before + 1, "once an episode"
+            assert probes.agent_state()["mode"] == "online"
+        # "P2 -> Log and continue": the log entry alone.
+        assert probes.dispatcher_incidents() == signals, "a P2 is no distress signal"
+        assert numbers(gitea.issues()) == issues, "a P2 is no Gitea issue (P1 only)"
+        assert probes.sink_messages("discord") + probes.sink_messages("signal") == told
+        assert decisions(probes.emergency_log(), "restart_service") == [], "slow is not down"
