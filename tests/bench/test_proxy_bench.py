@@ -16,7 +16,8 @@ def test_a_small_run_measures_both_paths_and_writes_its_figures(tmp_path: Path, 
     for quantile in ("p50", "p99"):
         latency = figures["latency"][quantile]
         assert 0 < latency["direct_us"] < latency["proxy_us"]
-        assert abs(latency["added_us"] - (latency["proxy_us"] - latency["direct_us"])) <= 0.1
+        # Each of the three is rounded to 0.1 us on its own: they agree to within 0.15.
+        assert abs(latency["added_us"] - (latency["proxy_us"] - latency["direct_us"])) < 0.16
     throughput = figures["throughput"]
     assert throughput["direct_mb_s"] > 0
     assert throughput["proxy_mb_s"] > 0
