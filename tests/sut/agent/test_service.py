@@ -379,12 +379,16 @@ def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_acce
     assert conflict in incident["reason"]
     began = datetime.fromisoformat(incident["resync_began"])
     assert (datetime.fromisoformat(incident["at"]) - began).total_seconds() >= rto_wall_s
+
     # 0x01 is told through the OFFLINE alert's notifier (no channel configured here: failed).
-    escalated = wait_for(
-        lambda: [e for e in on_disk(config.emergency_log) if e.get("about") == "resync_refused"],
-        "the escalation's notification attempts",
-    )
-    assert {e["channel"] for e in escalated} == {"discord", "signal"}
+    # Both channels' attempts, in the policy's order: Discord's entry lands before Signal's
+    # is written (CI caught the test reading between the two).
+    def attempts() -> list[dict[str, Any]] | None:
+        found = [e for e in on_disk(config.emergency_log) if e.get("about") == "resync_refused"]
+        return found if len(found) >= 2 else None
+
+    escalated = wait_for(attempts, "the escalation's notification attempts on both channels")
+    assert [e["channel"] for e in escalated] == ["discord", "signal"]
 
     # Still retried (SOP 5.2 "until acknowledged"); accepted at last, the re-sync completes.
     refused = len(dispatcher.called("/v1/emergency-log"))
