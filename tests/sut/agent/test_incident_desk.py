@@ -35,6 +35,38 @@ class Told:
         return NotificationResult("discord", ())
 
 
+def desk_for(
+    told: Told,
+    log: list[dict[str, Any]],
+    *,
+    agent: str,
+    host: str,
+    dispatcher: str,
+    risk: RiskControls,
+    integrity: DataIntegrity,
+    **keywords: Any,
+) -> IncidentDesk:
+    """A desk telling 0x01 through ``told`` and keeping its log entries in ``log``, at the
+    tests' scale, its dispatcher reached by the caller's transport."""
+    return IncidentDesk(
+        POLICY,
+        agent,
+        host,
+        dispatcher,
+        1.0,
+        b"key",
+        told,  # type: ignore[arg-type]
+        lambda kind, **fields: log.append({"kind": kind, **fields}),
+        lambda event: None,
+        [],
+        [],
+        SCALE.wall_seconds,
+        risk,
+        integrity,
+        **keywords,
+    )
+
+
 class Desk:
     """A desk over a data dir and a policy file in ``tmp_path``, a dispatcher that answers 201."""
 
@@ -51,22 +83,15 @@ class Desk:
         self.told = Told()
         self.dispatcher_status = 201  # what the Dispatcher answers a distress signal
         self.risk = RiskControls(self.policy_file, POLICY.digest)
-        self.desk = IncidentDesk(
-            POLICY,
-            "ops",
-            "ops-1",
-            "http://dispatcher.test",
-            1.0,
-            b"key",
-            self.told,  # type: ignore[arg-type]
-            lambda kind, **fields: self.log.append({"kind": kind, **fields}),
-            lambda event: None,
-            [],
-            [],
-            SCALE.wall_seconds,
-            self.risk,
-            DataIntegrity([self.data]),
-            EscalationWatch(now=lambda: self.now),
+        self.desk = desk_for(
+            self.told,
+            self.log,
+            agent="ops",
+            host="ops-1",
+            dispatcher="http://dispatcher.test",
+            risk=self.risk,
+            integrity=DataIntegrity([self.data]),
+            watch=EscalationWatch(now=lambda: self.now),
         )
 
     def answer(self, request: httpx.Request) -> httpx.Response:

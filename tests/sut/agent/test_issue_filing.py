@@ -20,13 +20,12 @@ from starlette.applications import Starlette
 
 from sop.policy import load_policy
 from sop.timescale import TimeScale
-from sut.agent.incident_desk import IncidentDesk
 from sut.agent.integrity import DataIntegrity
 from sut.agent.issue_filing import MARKER, IncidentsRepo
 from sut.agent.riskcontrols import RiskControls
 from sut.runtime import Settings
 from sut.standins.gitea import API, create_app
-from tests.sut.agent.test_incident_desk import Told
+from tests.sut.agent.test_incident_desk import Told, desk_for
 
 POLICY = load_policy()
 SCALE = TimeScale(600)
@@ -47,21 +46,14 @@ class Agent:
         self.signals: list[dict[str, Any]] = []
         self.told = Told()
         self.filings: list[asyncio.Task[None]] = []
-        self.desk = IncidentDesk(
-            POLICY,
-            "agent",
-            "ops",
-            DISPATCHER,
-            1.0,
-            b"key",
-            self.told,  # type: ignore[arg-type]
-            lambda kind, **fields: self.log.append({"kind": kind, **fields}),
-            lambda event: None,
-            [],
-            [],
-            SCALE.wall_seconds,
-            RiskControls(None, POLICY.digest),
-            DataIntegrity([]),
+        self.desk = desk_for(
+            self.told,
+            self.log,
+            agent="agent",
+            host="ops",
+            dispatcher=DISPATCHER,
+            risk=RiskControls(None, POLICY.digest),
+            integrity=DataIntegrity([]),
             gitea=IncidentsRepo(gitea, REPO, TOKEN),
             spawn=self._spawn,
         )
