@@ -17,7 +17,8 @@ from sop.checker.timeline import Declaration, declarations, restored_at
 from sop.checker.tolerance import TIMING_SLACK_MINUTES, answer_horizon
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
 from sop.errors import ChainError
-from sop.history import DispatcherCopy, History, IntegrityCheck, LogEntry
+from sop.history import DispatcherCopy, DispatcherSample, History, IntegrityCheck, LogEntry
+from sop.observations import FAILED_PROBES, GONE_STATES
 from sop.policy import Policy
 
 RECOVERY = "recovery"
@@ -168,6 +169,34 @@ def _judge(history: History, policy: Policy, d: Declaration, answered: float) ->
     return found
 
 
+def rto_clock_start(
+    history: History, policy: Policy, answered: float, until: float
+) -> float | None:
+    """Where the agent RTO of a re-sync counts from: the dispatcher's last return before
+    ``until`` that it then kept. SOP 5 can finish only while the dispatcher answers (5.2
+    needs its acknowledgement, 5.3 its check); a dispatcher the harness saw gone again
+    (a failed probe, its process dead) restarts the clock at its next restoration, and
+    one not back by ``until`` owes no RTO here (CI's generated schedules: the host killed
+    again 3 SOP-min into the re-sync). None: not back by ``until``.
+    """
+    samples = history.of(DispatcherSample)
+    while True:
+        gone = next(
+            (
+                s.at
+                for s in samples
+                if answered < s.at <= until and (s.api in FAILED_PROBES or s.process in GONE_STATES)
+            ),
+            None,
+        )
+        if gone is None:
+            return answered
+        back = restored_at(history, policy, gone)
+        if back is None or back[0] > until:
+            return None
+        answered = back[0]
+
+
 def check_recovery(history: History, policy: Policy) -> InvariantVerdict:
     """SOP 5 for every declaration after which the dispatcher answered again."""
     divergences: list[Divergence] = []
@@ -177,7 +206,16 @@ def check_recovery(history: History, policy: Policy) -> InvariantVerdict:
         if restored is None:
             continue
         judged += 1
-        divergences.extend(_judge(history, policy, d, restored[0]))
+        until = d.online.at if d.online is not None else history.end
+        answered = rto_clock_start(history, policy, restored[0], until)
+        if answered is None and d.online is None:
+            # Gone again before the re-sync could finish: only SOP 5.1 is owed (a relapse is
+            # a declaration of its own, judged with its own restoration).
+            divergences.extend(_stopped(history, d))
+            continue
+        divergences.extend(
+            _judge(history, policy, d, restored[0] if answered is None else answered)
+        )
     if not judged:
         return not_exercised(RECOVERY, "SOP 5", "the dispatcher was never restored after OFFLINE")
     earliest = first(divergences)

@@ -249,9 +249,11 @@ class AgentService:
             if self._resync_task is not None:
                 self._resync_task.cancel()
                 self._resync_task = None
-            if transition.from_mode != "recovering":
-                self._refused_once.clear()
-                self._spawn(self._alert(transition))
+            # SOP 3: every confirmation of OFFLINE is told, a relapse from a stalled re-sync
+            # too: the dispatcher was silent for a whole new window and 0x01 heard nothing
+            # of it (CI's generated schedules: a host killed again during the re-sync).
+            self._refused_once.clear()
+            self._spawn(self._alert(transition))
         elif transition.to_mode == "recovering":
             self._resync_task = self._spawn(self._resync_now())
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sop.checker.recovery import check_recovery
-from sop.history import DispatcherCopy, IntegrityCheck, LogEntry
+from sop.checker.recovery import check_recovery, rto_clock_start
+from sop.history import (
+    DispatcherCopy,
+    DispatcherSample,
+    EnvelopeRecord,
+    IntegrityCheck,
+    LogEntry,
+    ModeSample,
+)
 from sop.policy import load_policy
 
 POLICY = load_policy()
@@ -80,3 +87,47 @@ def test_resync_beyond_the_rto_is_violated(story: Any) -> None:
 def test_a_clean_resync_holds_and_no_restoration_is_not_exercised(story: Any) -> None:
     assert check_recovery(story.run(), POLICY).status == "held"
     assert check_recovery(story.run(restore_at=None), POLICY).status == "not_exercised"
+
+
+def gone_again(history: Any, since: float, until: float) -> Any:
+    """``history`` with the dispatcher dead and silent in [since, until), as the harness saw."""
+    kept = [
+        r
+        for r in history.records
+        if not (isinstance(r, DispatcherSample | EnvelopeRecord) and since <= r.at < until)
+    ]
+    interval = POLICY.scenario_a.api_probe_interval_minutes
+    gone = [
+        DispatcherSample(since + i * interval, "unreachable", "dead", f"gone-{i}")
+        for i in range(int((until - since) / interval))
+    ]
+    return replace(history, records=(*kept, *gone))
+
+
+def test_the_rto_counts_again_from_a_return_after_the_dispatcher_was_gone_again(
+    story: Any,
+) -> None:
+    restore = 30.0
+    late = story.run(restore_at=restore, resync_lag=RTO + 3)
+    assert check_recovery(late, POLICY).status == "violated"
+    # The same late re-sync, but the dispatcher died again 1 min after its return and came
+    # back 5 min later: the RTO counts from that second return, and is kept.
+    relapsed = gone_again(late, restore + 1, restore + 5)
+    assert rto_clock_start(relapsed, POLICY, restore, restore + RTO + 3) >= restore + 5
+    assert check_recovery(relapsed, POLICY).status == "held"
+
+
+def test_a_dispatcher_gone_again_and_not_back_owes_no_rto(story: Any) -> None:
+    restore = 30.0
+    clean = story.run(restore_at=restore, resync_lag=RTO + 3)
+    online_at = restore + RTO + 3
+    # Never online in this history, the dispatcher dead from 1 min after its return on.
+    stalled = story.drop(
+        gone_again(clean, restore + 1, clean.end + 1),
+        lambda r: isinstance(r, ModeSample) and r.at >= online_at,
+    )
+    assert rto_clock_start(stalled, POLICY, restore, stalled.end) is None
+    assert check_recovery(stalled, POLICY).status == "held"
+    # Still answering all along, the same stall is late (the agent's own fault).
+    answering = story.drop(clean, lambda r: isinstance(r, ModeSample) and r.at >= online_at)
+    assert judged(answering).clause == "SOP 5"

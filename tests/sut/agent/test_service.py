@@ -401,6 +401,50 @@ def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_acce
     assert [dispatcher.stored[seq] for seq in sorted(dispatcher.stored)] == entries
 
 
+def test_offline_again_during_a_stalled_resync_is_a_new_declaration_with_marker_and_alert(
+    serve, tmp_path
+):
+    dispatcher = FakeDispatcher()
+    dispatcher.fail_uploads = dispatcher.short_acks = 0
+    dispatcher_url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    config = agent_config(tmp_path, dispatcher_url)
+    service = AgentService(config)
+    agent = serve(create_app(service))
+    wait_for(
+        lambda: agent.get("/v1/state").json()["mode"] == "offline", "OFFLINE", OFFLINE_WITHIN_S
+    )
+    # Back, but refusing the log: the re-sync stalls in recovering ...
+    dispatcher.refusing = "held back by the test"
+    dispatcher.mode = "ok"
+    wait_for(lambda: dispatcher.called("/v1/emergency-log"), "a refused upload")
+    # ... and the dispatcher dies again: Scenario A holds anew, OFFLINE is declared again.
+    dispatcher.mode = "down"
+
+    def relapsed() -> list[dict[str, Any]] | None:
+        entries = on_disk(config.emergency_log)
+        states = [(e["from_mode"], e["mode"]) for e in entries if e["kind"] == "state"]
+        return entries if ("recovering", "offline") in states else None
+
+    relapsed_entries = wait_for(relapsed, "OFFLINE again from recovering", OFFLINE_WITHIN_S)
+    again = next(
+        e["seq"]
+        for e in relapsed_entries
+        if e["kind"] == "state" and (e["from_mode"], e["mode"]) == ("recovering", "offline")
+    )
+
+    def told_again() -> list[dict[str, Any]] | None:
+        after = [e for e in on_disk(config.emergency_log) if e["seq"] > again]
+        markers = [e for e in after if e["kind"] == "marker"]
+        sent = [e for e in after if e["kind"] == "notification" and e.get("about") is None]
+        return after if markers and len(sent) >= 2 else None
+
+    # SOP 3.3 then 3.1/3.2: the new declaration's marker, then its alert on both channels.
+    after = wait_for(told_again, "the relapse's marker and alert attempts")
+    kinds = [e["kind"] for e in after]
+    assert kinds.index("marker") < kinds.index("notification")
+    assert [e["kind"] for e in on_disk(config.emergency_log)].count("marker") == 2
+
+
 # ---- the action API ---------------------------------------------------------------------------
 
 
