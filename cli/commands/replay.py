@@ -45,12 +45,19 @@ def run(args: argparse.Namespace) -> int:
         schedule = Schedule.load(args.file)
     except ScheduleError as exc:
         raise UsageError(str(exc)) from None
-    as_run = argparse.Namespace(
-        suite=SUITE,
-        backend=args.backend or schedule.backend,
-        time_scale=args.time_scale,
-        past_tolerance=args.past_tolerance,
-        out=args.out,
-        pytest_args=["-k", SCHEDULES_DRILL, f"--drill-schedule={args.file.absolute()}"],
-    )
-    return run_command.run(as_run)
+    return run_command.run(run_arguments(args, schedule))
+
+
+def run_arguments(args: argparse.Namespace, schedule: Schedule) -> argparse.Namespace:
+    """``run``'s own arguments for this replay: its parser's defaults (so an option ``run``
+    gains is never missing here: -n once was), then the replay's choices."""
+    parser = argparse.ArgumentParser(add_help=False)
+    run_command.add_arguments(parser)
+    as_run = parser.parse_args([])
+    as_run.suite = SUITE
+    as_run.backend = args.backend or schedule.backend
+    as_run.time_scale = args.time_scale
+    as_run.past_tolerance = args.past_tolerance
+    as_run.out = args.out
+    as_run.pytest_args = ["-k", SCHEDULES_DRILL, f"--drill-schedule={args.file.absolute()}"]
+    return as_run
