@@ -123,6 +123,18 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A request a backchannel stand-in turned away by its own rate limit (a 429 it chose,
+    no fault of the harness's): a fleet's alert storm on one bot (issue 12). SOP 3's order
+    of priority then lets the alert go on to the next channel."""
+
+    at: float
+    channel: Channel
+    status: int
+    evidence_id: str
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """One entry of the agent's emergency log as read from disk (docs/architecture.md).
 
@@ -247,6 +259,7 @@ Record = (
     | EnvelopeRecord
     | ModeSample
     | Delivery
+    | Refusal
     | LogEntry
     | DispatcherCopy
     | IntegrityCheck

@@ -17,7 +17,7 @@ from __future__ import annotations
 from sop.checker.timeline import Declaration, declarations
 from sop.checker.tolerance import NOTIFY_GRACE_MINUTES, TIMING_SLACK_MINUTES
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
-from sop.history import Delivery, FaultSpan, History, LogEntry
+from sop.history import Delivery, FaultSpan, History, LogEntry, Refusal
 from sop.policy import Policy
 
 NOTIFICATION = "notification"
@@ -32,16 +32,19 @@ def _on(fault: FaultSpan, channel: str) -> bool:
 
 
 def _down(history: History, channel: str, since: float, until: float) -> bool:
-    """Whether the harness held ``channel`` down or throttled at some time in [since, until].
+    """Whether ``channel`` was down or throttled at some time in [since, until]: held so by
+    the harness, or seen refusing by its own rate limit.
 
     A throttled Discord refuses once the agent has honoured its retry_after as often as the
     policy allows (generated schedules, CI: five 429s in a row, Signal after the third
     retry, had been judged "a Signal alert while Discord was up").
     """
-    return any(
+    held = any(
         _on(f, channel) and f.at <= until and (f.end is None or f.end >= since)
         for f in history.of(FaultSpan)
     )
+    # Or it refused by its own limits, as the harness saw at the stand-in (a fleet's storm).
+    return held or any(r.channel == channel and since <= r.at <= until for r in history.of(Refusal))
 
 
 def _to_0x01(history: History, message: Delivery) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sop.checker.notification import check_notification
-from sop.history import Delivery, FaultSpan, LogEntry, ModeSample
+from sop.history import Delivery, FaultSpan, LogEntry, ModeSample, Refusal
 from sop.policy import load_policy
 
 POLICY = load_policy()
@@ -99,6 +99,26 @@ def test_signal_while_discord_accepts_is_violated_and_after_discord_fails_holds(
     assert check_notification(story.add(history, throttled), POLICY).status == "held"
     signal_429 = FaultSpan("signal_rate_limit", "5x0.25s", 0.0, None, {}, "fault-s429")
     assert "Discord first" in judged(story.add(history, signal_429)).required
+
+
+def test_signal_after_discord_refused_by_its_own_rate_limit_holds(story: Any) -> None:
+    facts = story.facts
+    history = story.edit(
+        story.run(),
+        is_delivery,
+        channel="signal",
+        recipient=facts.signal_recipient,
+        sender=facts.signal_sender,
+    )
+    alert = delivery(history)
+    # A fleet's storm on one bot: the Discord stand-in refused by its own limit (no fault).
+    refused = Refusal(alert.at - 0.05, "discord", 429, "discord-429#1")
+    assert check_notification(story.add(history, refused), POLICY).status == "held"
+    # A refusal after the alert went out excuses nothing, nor does one on Signal.
+    late = Refusal(alert.at + 0.5, "discord", 429, "discord-429#2")
+    assert "Discord first" in judged(story.add(history, late)).required
+    on_signal = Refusal(alert.at - 0.05, "signal", 429, "signal-429#1")
+    assert "Discord first" in judged(story.add(history, on_signal)).required
 
 
 def test_no_alert_at_all_is_violated(story: Any) -> None:
