@@ -201,9 +201,13 @@ class DiscordStandIn:
         # 429 leaves the route's bucket untouched: that request never reached the route.
         held = self.global_buckets.hit(GLOBAL_BUCKET)
         if held.limited:
+            self.sink.refuse(request.method, request.url.path, status=429, scope="global")
             return globally_rate_limited(held.reset_after_seconds)
         reading = self.buckets.hit(route, resource)
-        return rate_limited(reading) if reading.limited else reading
+        if reading.limited:
+            self.sink.refuse(request.method, request.url.path, status=429, scope="user")
+            return rate_limited(reading)
+        return reading
 
     async def my_user(self, request: Request) -> Response:
         """``GET /api/v10/users/@me``: the bot's own user object."""

@@ -51,6 +51,7 @@ class Sink:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: list[Received] = []
+        self._refused: list[Received] = []
 
     def record(self, method: str, path: str, body: Any, /, **fields: Any) -> Received:
         """Append one accepted request, stamped with the current UTC time."""
@@ -58,6 +59,18 @@ class Sink:
             entry = Received(self._clock(), method, path, body, dict(fields))
             self._entries.append(entry)
             return entry
+
+    def refuse(self, method: str, path: str, /, **fields: Any) -> Received:
+        """Note one request the stand-in turned away by its own rules (a 429 it chose)."""
+        with self._lock:
+            entry = Received(self._clock(), method, path, None, dict(fields))
+            self._refused.append(entry)
+            return entry
+
+    def refusals(self) -> list[Received]:
+        """Every request turned away since the last clear, oldest first."""
+        with self._lock:
+            return list(self._refused)
 
     def messages(self) -> list[Received]:
         """Everything recorded since the last clear, oldest first."""
@@ -69,14 +82,20 @@ class Sink:
         with self._lock:
             count = len(self._entries)
             self._entries.clear()
+            self._refused.clear()
             return count
 
 
 def sink_routes(sink: Sink) -> list[Route]:
-    """``GET /_sink/messages`` (a JSON array, oldest first) and ``DELETE /_sink/messages``."""
+    """``GET /_sink/messages`` (a JSON array, oldest first), ``DELETE /_sink/messages``
+    (empties both lists) and ``GET /_sink/refusals`` (what the stand-in's own limits
+    turned away: the harness sees a fleet's alert storm there, not in the SUT's word)."""
 
     async def list_messages(request: Request) -> Response:
         return JSONResponse([entry.as_json() for entry in sink.messages()])
+
+    async def list_refusals(request: Request) -> Response:
+        return JSONResponse([entry.as_json() for entry in sink.refusals()])
 
     async def clear_messages(request: Request) -> Response:
         return JSONResponse({"cleared": sink.clear()})
@@ -84,4 +103,5 @@ def sink_routes(sink: Sink) -> list[Route]:
     return [
         Route("/_sink/messages", list_messages, methods=["GET"]),
         Route("/_sink/messages", clear_messages, methods=["DELETE"]),
+        Route("/_sink/refusals", list_refusals, methods=["GET"]),
     ]

@@ -243,12 +243,17 @@ def test_the_bucket_limits_for_real_and_says_when_to_retry(
             client.post(f"{API}/channels/{channel_id}/messages", json={"content": str(n)})
             for n in range(3)
         ]
+        refusals = client.get("/_sink/refusals").json()
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
     retry_after = answers[2].json()["retry_after"]
     assert 0 < retry_after <= 60
     assert answers[2].headers["Retry-After"] == str(math.ceil(retry_after))
     assert answers[0].headers["X-RateLimit-Bucket"] == answers[2].headers["X-RateLimit-Bucket"]
+    # The harness sees the refusal at the stand-in, not in the SUT's word (a fleet's storm).
+    [refused] = refusals
+    assert (refused["status"], refused["scope"], refused["method"]) == (429, "user", "POST")
+    assert refused["path"] == f"{API}/channels/{channel_id}/messages"
 
 
 def test_the_global_limit_answers_discords_global_429(
