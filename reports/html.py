@@ -18,6 +18,7 @@ from typing import Any
 from reports.audit import CLAUSES, framework_clauses, sop_clauses
 from reports.checklist import ChecklistItem
 from reports.coverage import render_coverage
+from reports.fleet import render_fleet
 from reports.invariants import drill_names, invariant_table, render_invariants
 from reports.measures import DrillMeasures, Figure
 from reports.results import DrillResult, RunResults
@@ -305,11 +306,15 @@ def _card(view: DrillView) -> str:
     )
     frameworks = ", ".join(framework_clauses(drill))
     picture = (
-        f"<div class='timeline' role='img' aria-label='timeline of {_e(drill.name)}'>"
-        f"{view.svg}</div>"
-        if view.svg
-        else "<p class='muted'>No events recorded.</p>"
-    ) + render_schedules(drill.meta)
+        (
+            f"<div class='timeline' role='img' aria-label='timeline of {_e(drill.name)}'>"
+            f"{view.svg}</div>"
+            if view.svg
+            else "<p class='muted'>No events recorded.</p>"
+        )
+        + render_schedules(drill.meta)
+        + render_fleet(drill.meta)
+    )
     return (
         f"<section class='card' id='{_anchor(drill.nodeid)}'><header>{_badge(drill.verdict)}"
         f"<h3><code>{_e(drill.name)}</code></h3>"
