@@ -36,7 +36,9 @@ def test_discord_429_is_honoured_and_alert_delivered_once(policy, clock, evidenc
             entries = probes.emergency_log()
         steady_state("after", probes, policy, evidence)
     marker = one_marker(entries)
-    assert [m["content"] for m in probes.sink_messages("discord")] == [
+    # Re-synced by now: the episode's resolution may follow the alert (Notification Flow 5).
+    told = [m["content"] for m in probes.sink_messages("discord")]
+    assert [t for t in told if not policy.is_resolution(t)] == [
         policy.render_alert(host, marker["reason"])
     ], "delivered exactly once"
     assert probes.sink_messages("signal") == [], "Discord delivered: no failover"

@@ -159,6 +159,9 @@ class Policy:
     scenario_b: ScenarioB
     backchannels: tuple[Backchannel, ...]
     alert_template: str
+    #: emergency-procedures.md Notification Flow 5 (RESOLUTION): what the channels that
+    #: delivered an OFFLINE alert are told when the episode closes (``{host}``, ``{integrity}``).
+    resolution_template: str
     green_list: GreenList
     red_list: tuple[RedAction, ...]
     recovery_steps: tuple[str, ...]
@@ -194,6 +197,14 @@ class Policy:
     def is_alert(self, text: str) -> bool:
         """Whether ``text`` is a SOP 3.1 alert: the template's words up to its first field."""
         return text.startswith(self.alert_template.partition("{")[0])
+
+    def render_resolution(self, host: str, integrity: str) -> str:
+        """The Notification Flow 5 resolution for ``host``, with the SOP 5.3 check's status."""
+        return self.resolution_template.format(host=host, integrity=integrity)
+
+    def is_resolution(self, text: str) -> bool:
+        """Whether ``text`` is a resolution: the template's words up to its first field."""
+        return text.startswith(self.resolution_template.partition("{")[0])
 
     def severity_of(self, kind: str) -> str:
         """The severity the seeds assign to incidents of ``kind`` (PolicyError if none)."""
@@ -312,6 +323,22 @@ def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
     return f"{at}not valid YAML ({why})"
 
 
+def _resolution_template(top: FieldReader, alert: str) -> str:
+    """Notification Flow 5's text: it names the host and the integrity check, and is told
+    from the alert by its opening words (the checker counts each by its template)."""
+    template = top.text("resolution_template")
+    if "{host}" not in template or "{integrity}" not in template:
+        raise top.error(
+            "resolution_template", "expected the {host} and {integrity} placeholders", template
+        )
+    opening, alert_opening = template.partition("{")[0], alert.partition("{")[0]
+    if not opening or opening.startswith(alert_opening) or alert_opening.startswith(opening):
+        raise top.error(
+            "resolution_template", "expected opening words of its own, not the alert's", opening
+        )
+    return template
+
+
 def parse_policy(text: str, where: str = "policy") -> Policy:
     """Validate the YAML ``text`` of a policy; ``where`` names it in errors."""
     try:
@@ -338,6 +365,7 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         scenario_b=_scenario_b(top.child("scenario_b")),
         backchannels=_backchannels(top),
         alert_template=template,
+        resolution_template=_resolution_template(top, template),
         green_list=_green_list(top.child("green_list")),
         red_list=_red_list(top),
         recovery_steps=recovery,

@@ -2,57 +2,30 @@
 
 Judged from what the harness saw: the declarations it polled, the marker entries read
 from the agent's emergency log on disk, and the stand-ins' sinks (recipient, sender,
-text). A channel counts as refusing only while the harness itself held it down.
+text). A channel counts as refusing only as sop/checker/backchannels.py says.
 
 A message to 0x01 that is not the SOP 3.1 alert and follows an ``incident`` entry of the
 agent's log on disk is an escalation (emergency-procedures.md: the escalation matrix, and
 "P0 -> Immediate human alert"): one per logged incident, to 0x01, never counted as an alert.
 A P2 or P3 incident tells nobody ("P2 -> Log and continue", "Log entry (P2/P3)"), so it
-licenses no message.
-Anything else a sink received is judged as an alert.
+licenses no message. A message in the policy's ``resolution_template`` closes an episode
+(emergency-procedures.md Notification Flow 5) and is judged as such, here too, by
+sop/checker/resolution.py. Anything else a sink received is judged as an alert.
 """
 
 from __future__ import annotations
 
+from sop.checker.backchannels import held_down, to_0x01
+from sop.checker.resolution import check_resolutions
 from sop.checker.timeline import Declaration, declarations
 from sop.checker.tolerance import NOTIFY_GRACE_MINUTES, TIMING_SLACK_MINUTES
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
-from sop.history import Delivery, FaultSpan, History, LogEntry, Refusal
+from sop.history import Delivery, History, LogEntry
 from sop.policy import Policy
 
 NOTIFICATION = "notification"
 #: Severities that are a log entry alone (emergency-procedures.md notification flow).
 _LOGGED_ONLY = ("P2", "P3")
-
-
-def _on(fault: FaultSpan, channel: str) -> bool:
-    """Whether ``fault`` acts on ``channel``: it stops or cuts it (its target), or its kind
-    names the channel first (``discord_rate_limit``, whose target is its ``5x0.25s``)."""
-    return fault.target == channel or fault.kind.startswith(f"{channel}_")
-
-
-def _down(history: History, channel: str, since: float, until: float) -> bool:
-    """Whether ``channel`` was down or throttled at some time in [since, until]: held so by
-    the harness, or seen refusing by its own rate limit.
-
-    A throttled Discord refuses once the agent has honoured its retry_after as often as the
-    policy allows (generated schedules, CI: five 429s in a row, Signal after the third
-    retry, had been judged "a Signal alert while Discord was up").
-    """
-    held = any(
-        _on(f, channel) and f.at <= until and (f.end is None or f.end >= since)
-        for f in history.of(FaultSpan)
-    )
-    # Or it refused by its own limits, as the harness saw at the stand-in (a fleet's storm).
-    return held or any(r.channel == channel and since <= r.at <= until for r in history.of(Refusal))
-
-
-def _to_0x01(history: History, message: Delivery) -> bool:
-    """Whether ``message`` went to 0x01 on its channel (SOP 3.1, 3.2)."""
-    facts = history.facts
-    if message.channel == "discord":
-        return message.recipient == facts.discord_recipient_id
-    return message.recipient == facts.signal_recipient
 
 
 def escalations(history: History, policy: Policy) -> list[Delivery]:
@@ -65,7 +38,9 @@ def escalations(history: History, policy: Policy) -> list[Delivery]:
     )
     found: list[Delivery] = []
     for message in sorted(history.of(Delivery), key=lambda m: m.at):
-        if policy.is_alert(message.content) or not _to_0x01(history, message):
+        if policy.is_alert(message.content) or policy.is_resolution(message.content):
+            continue
+        if not to_0x01(history, message):
             continue
         logged = [at for at in incidents if at <= message.at + TIMING_SLACK_MINUTES]
         if logged:
@@ -75,9 +50,14 @@ def escalations(history: History, policy: Policy) -> list[Delivery]:
 
 
 def _alerts(history: History, policy: Policy) -> list[Delivery]:
-    """Every delivery judged as a SOP 3.1 alert: all but the escalations."""
+    """Every delivery judged as a SOP 3.1 alert: all but the escalations and the
+    resolutions (judged in sop/checker/resolution.py)."""
     told = {m.evidence_id for m in escalations(history, policy)}
-    return [m for m in history.of(Delivery) if m.evidence_id not in told]
+    return [
+        m
+        for m in history.of(Delivery)
+        if m.evidence_id not in told and not policy.is_resolution(m.content)
+    ]
 
 
 def _judge_one(history: History, policy: Policy, d: Declaration, until: float) -> Divergence | None:
@@ -124,7 +104,7 @@ def _judge_one(history: History, policy: Policy, d: Declaration, until: float) -
         )
     if not sent:
         end = min(until, history.end)
-        if _down(history, "discord", d.before, end) or _down(history, "signal", d.before, end):
+        if any(held_down(history, channel, d.before, end) for channel in ("discord", "signal")):
             # A held-down or throttled backchannel may delay the alert past what the history
             # holds (Discord's retry_after), or leave the marker as the only record (3.3).
             return None
@@ -156,7 +136,7 @@ def _judge_one(history: History, policy: Policy, d: Declaration, until: float) -
                 (alert.evidence_id,),
             )
     else:
-        if not _down(history, "discord", d.before, alert.at):
+        if not held_down(history, "discord", d.before, alert.at):
             return Divergence(
                 alert.at,
                 "SOP 3",
@@ -202,9 +182,11 @@ def check_notification(history: History, policy: Policy) -> InvariantVerdict:
                 )
             )
             break
+    closed = check_resolutions(history, policy, found, _alerts(history, policy))
+    divergences.extend(closed.divergences)
     if not found:
         if divergences:
-            return violated(NOTIFICATION, "SOP 3", divergences[0])
+            return violated(NOTIFICATION, "SOP 3", first(divergences) or divergences[0])
         return not_exercised(NOTIFICATION, "SOP 3", "no OFFLINE declaration")
     for index, d in enumerate(found):
         until = found[index + 1].before if index + 1 < len(found) else history.end + 1
@@ -216,4 +198,5 @@ def check_notification(history: History, policy: Policy) -> InvariantVerdict:
         return violated(NOTIFICATION, "SOP 3", earliest)
     told = len(escalations(history, policy))
     extra = f", {told} escalation(s) to 0x01" if told else ""
+    extra += f", {closed.resolved} resolution(s)" if closed.resolved else ""
     return held(NOTIFICATION, "SOP 3", f"{len(found)} declaration(s) notified{extra}")

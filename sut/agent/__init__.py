@@ -12,6 +12,7 @@ facts        the host as the gate sees it: supervisord programs, disk, runaway p
 remediation  SOP 4: what the green list allows, planned from host facts and executed
 resync       SOP 5: stop, upload the log until acknowledged, request an integrity check
 resync_watch a re-sync the Dispatcher refuses past the Agent Operations RTO, escalated once
+resolution   Notification Flow 5: a closed episode told on each channel its alert went out on
 incidents    while online: distress signals to the Dispatcher, once per outage
 slowness     cell0 P2: Ollama's health check slower than the bound, one P2 per episode
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
@@ -32,6 +33,7 @@ from sut.agent.liveness import Loops, LoopStopped
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import ChannelConfig, Notifier
 from sut.agent.remediation import ExecutionError, Executor, plan
+from sut.agent.resolution import Episode
 from sut.agent.resync import Resync
 from sut.agent.resync_watch import Escalation, ResyncWatch
 from sut.agent.service import AgentService
@@ -51,6 +53,7 @@ __all__ = [
     "EmergencyLog",
     "EmergencyLogError",
     "EmergencyLogFull",
+    "Episode",
     "Escalation",
     "ExecutionError",
     "Executor",

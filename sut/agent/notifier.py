@@ -9,14 +9,16 @@ then Signal (SOP 3.2) only if Discord did not deliver. Every request's outcome i
 A successful DM-channel opening is a step, not an outcome, and is not logged. The bot token
 never appears in an entry, a log line or an exception. An escalation to 0x01
 (:meth:`Notifier.escalate`) goes the same way without a marker, its entries naming what it
-is ``about``.
+is ``about``. The resolution of an episode (:meth:`Notifier.resolve`, emergency-procedures.md
+Notification Flow 5) is logged first too, as a ``resolution`` entry, then sent on each
+channel that delivered the episode's alert, its entries ``about`` ``resolution``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +36,8 @@ log = get_logger(__name__)
 #: Policy backchannel kinds -> the channel names used in log entries and results.
 CHANNEL_NAMES = {"discord_dm": "discord", "signal": "signal"}
 OUTCOMES = ("delivered", "rate_limited", "failed")
+#: The log kind of Notification Flow 5's entry and the ``about`` of its notifications.
+RESOLUTION = "resolution"
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,25 @@ class Notifier:
         each; its ``notification`` entries say ``about`` what it was.
         """
         return await self._send(text, about, about)
+
+    async def resolve(
+        self, channels: Sequence[str], integrity: str
+    ) -> tuple[NotificationResult, ...]:
+        """Notification Flow 5: log the resolution, then tell 0x01 on each of ``channels``.
+
+        Logged before any network, as the SOP 3.3 marker is, so a crash while sending still
+        leaves the closing on disk. Each send updates an alert that channel delivered: no
+        failover to a channel that was never alerted ("Update all channels").
+        """
+        self._append(RESOLUTION, channels=list(channels), host=self._host, integrity=integrity)
+        text = self._policy.render_resolution(self._host, integrity)
+        results = []
+        async with self._http() as client:
+            for channel in channels:
+                attempts: list[dict[str, Any]] = []
+                delivered = await self._try(channel, client, text, attempts, RESOLUTION)
+                results.append(NotificationResult(channel if delivered else None, tuple(attempts)))
+        return tuple(results)
 
     async def _send(self, text: str, what: str, about: str | None) -> NotificationResult:
         """``text`` on each channel in the policy's order until one delivers."""

@@ -11,7 +11,10 @@ it, so that the restart neither forgets the outage nor declares it a second time
   (SOP 3: one alert per declaration);
 * the marker is on disk but no channel delivered: the alert is sent again, without a
   second marker; no marker at all (killed between the two entries): the whole SOP 3
-  notification, marker first.
+  notification, marker first;
+* the channels that delivered the episode's alerts are the new process's to update when
+  the episode closes (Notification Flow 5, sut/agent/resolution.py). An agent restarted
+  after the return to online owes nothing: its last ``state`` is not ``offline``.
 
 A ``note`` entry (``resumed``) records what was found. Whatever its mode, the new process
 also owes the Gitea issues the old one logged as owed and never filed
@@ -31,6 +34,7 @@ from typing import Any, cast
 from sop.errors import SopdrillError
 from sop.observations import Trigger
 from sut.agent.notifier import Notifier
+from sut.agent.resolution import Episode, alerted_channels
 from sut.agent.service import AgentService
 from sut.runtime.jsonlog import get_logger
 
@@ -51,6 +55,8 @@ class Resumption:
     marker_seq: int | None
     #: Whether a backchannel delivered the declaration's alert (SOP 3.1 or 3.2).
     delivered: bool
+    #: The channels that delivered an alert of the episode (a relapse's included), in order.
+    alerted: tuple[str, ...] = ()
 
     def note(self) -> dict[str, Any]:
         """The fields of the ``note`` entry that records the resumption."""
@@ -60,6 +66,7 @@ class Resumption:
             "declared_at": self.declared_at.isoformat(),
             "marker_seq": self.marker_seq,
             "alert": "delivered" if self.delivered else "owed",
+            "alerted": list(self.alerted),
         }
 
 
@@ -94,6 +101,7 @@ def resumption(entries: Sequence[dict[str, Any]]) -> Resumption | None:
         declared_at=at,
         marker_seq=None if marker is None else int(marker["seq"]),
         delivered=delivered,
+        alerted=alerted_channels(entries),
     )
 
 
@@ -126,6 +134,7 @@ class Resume:
         ago_s = (datetime.now(UTC) - found.declared_at).total_seconds()
         detected = service.clock.scale.sop_minutes(max(0.0, ago_s))
         service.detector.resume_offline(found.trigger, -detected)
+        service.episode = Episode(found.alerted)
         with contextlib.suppress(SopdrillError):  # a full disk keeps it pending (emlog)
             service.log.append("note", **found.note())
         log.info("resumed offline from the emergency log", extra={"fields": found.note()})
@@ -147,13 +156,16 @@ class Resume:
             service.config.hostname,
             client=service.client,
         )
-        self._task = asyncio.get_running_loop().create_task(self._owed(notifier, found))
+        episode = service.episode
+        self._task = asyncio.get_running_loop().create_task(self._owed(notifier, found, episode))
+        episode.sending(self._task)
 
-    async def _owed(self, notifier: Notifier, found: Resumption) -> None:
+    async def _owed(self, notifier: Notifier, found: Resumption, episode: Episode) -> None:
         if found.marker_seq is None:
             result = await notifier.alert(found.trigger, found.reason)
         else:
             result = await notifier.resend(found.trigger, found.reason)
+        episode.told(result)
         self.service.notifications.append(result.as_json())
 
     async def stop(self) -> None:

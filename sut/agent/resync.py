@@ -47,6 +47,8 @@ class Resync:
     key: bytes | None = field(default=None, repr=False)
     #: Told every answer of a re-sync, to escalate a refused one; None: nobody watches.
     watch: ResyncWatch | None = None
+    #: The Dispatcher's answer to the last SOP 5.3 check requested (None: none yet).
+    integrity: str | None = field(default=None, init=False)
 
     async def run(self, record: Recorder) -> int:
         """SOP 5.1 to 5.3 in order, each step in the log; the seq acknowledged by the upload."""
@@ -64,6 +66,7 @@ class Resync:
             sealed_epochs=[sealed.epoch for sealed in self.log.sealed()],
         )
         check = await self.integrity_check()  # SOP 5.3
+        self.integrity = str(check.get("status"))
         record(
             "resync",
             step="request_integrity_check",

@@ -3,7 +3,8 @@
 The decisions live in pure modules (detector, gate, remediation.plan, inbox verification);
 the talking lives in their own rooms (notifier, resync, incidents, metrics); this module wires
 them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the detector, alerts
-on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and reports
+on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5), then
+tells the channels it alerted that the episode is closed (resolution.py) and reports
 incidents while online. Every decision and state change lands in the emergency log. Without a
 valid policy it runs none of that and fails closed (sut/agent/failclosed.py). It knows which
 of its detection loops still run (sut/agent/liveness.py); its incidents, escalations and
@@ -36,6 +37,7 @@ from sut.agent.liveness import Loops
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
 from sut.agent.remediation import ExecutionTargets, Executor, plan
+from sut.agent.resolution import Episode, close
 from sut.agent.resync import Resync
 from sut.agent.resync_watch import ResyncWatch
 from sut.agent.riskcontrols import RiskControls
@@ -77,6 +79,8 @@ class AgentService:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: The detection loops: ``/healthz`` is degraded once one of them has ended.
         self.loops = Loops()
+        #: The OFFLINE episode in force (or to come): the channels its alerts went out on.
+        self.episode = Episode()
         self._resync: Resync | None = None
         self._resync_task: asyncio.Task[Any] | None = None
         self._refused_once: set[tuple[str, str, str]] = set()
@@ -253,7 +257,7 @@ class AgentService:
             # too: the dispatcher was silent for a whole new window and 0x01 heard nothing
             # of it (CI's generated schedules: a host killed again during the re-sync).
             self._refused_once.clear()
-            self._spawn(self._alert(transition))
+            self.episode.sending(self._spawn(self._alert(transition, self.episode)))
         elif transition.to_mode == "recovering":
             self._resync_task = self._spawn(self._resync_now())
 
@@ -360,9 +364,10 @@ class AgentService:
             await asyncio.sleep(interval)
 
     # ---- SOP 3 and SOP 5 -------------------------------------------------------------------
-    async def _alert(self, transition: Transition) -> None:
+    async def _alert(self, transition: Transition, episode: Episode) -> None:
         assert self._notifier is not None
         result = await self._notifier.alert(transition.trigger or "unknown", transition.reason)
+        episode.told(result)
         self.notifications.append(result.as_json())
 
     async def _resync_now(self) -> None:
@@ -374,6 +379,15 @@ class AgentService:
         transition = self.detector.resynced(self.clock.now())
         self.metrics.count(f"transition_{transition.to_mode}")
         log.info("re-sync complete", extra={"fields": {"acknowledged_through": acknowledged}})
+        # Notification Flow 5: the episode is closed; a new declaration opens the next one.
+        closed, self.episode = self.episode, Episode()
+        self._spawn(self._resolve(closed, self._resync.integrity or "unknown"))
+
+    async def _resolve(self, episode: Episode, integrity: str) -> None:
+        assert self._notifier is not None
+        assert self._resync is not None
+        results = await close(episode, self._notifier, integrity, self._resync.upload)
+        self.notifications.extend(result.as_json() for result in results)
 
     # ---- views -------------------------------------------------------------------------
     def state_view(self) -> dict[str, Any]:

@@ -291,6 +291,36 @@ def test_a_wrong_alert_template_is_refused(template: str, why: str):
     assert message.startswith(f"{WHERE}: alert_template: {why}"), message
 
 
+RESOLUTION = SHIPPED["resolution_template"]
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        (RESOLUTION.replace("{host}", "[Hostname]"), "expected the {host} and {integrity}"),
+        (RESOLUTION.replace("{integrity}", "ok"), "expected the {host} and {integrity}"),
+        # Told from the alert by its opening words: one that opens like it would be counted
+        # as a second alert by the checker.
+        (TEMPLATE.replace("{reason}", "{integrity}"), "expected opening words of its own"),
+        ("{host}: {integrity}", "expected opening words of its own"),
+    ],
+)
+def test_a_wrong_resolution_template_is_refused(template: str, why: str):
+    message = rejection(mutated(("resolution_template",), template))
+    assert message.startswith(f"{WHERE}: resolution_template: {why}"), message
+
+
+def test_the_resolution_names_host_and_integrity_check_and_is_no_alert():
+    policy = load_policy()
+    text = policy.render_resolution(host="ops-1", integrity="ok")
+    assert text.startswith("RESOLVED: Dispatcher reachable again. Emergency SOP closed.")
+    assert "Host: ops-1." in text
+    assert "integrity check ok." in text
+    assert policy.is_resolution(text)
+    assert not policy.is_alert(text)
+    assert not policy.is_resolution(policy.render_alert("ops-1", "timeout"))
+
+
 # --- not YAML, not a mapping --------------------------------------------------------------
 
 

@@ -1,4 +1,8 @@
-"""Recorded histories for the checker's tests: a clean dispatcher-killed drill, built by hand."""
+"""Recorded histories for the checker's tests: a clean dispatcher-killed drill, built by hand.
+
+Clean means every invariant the checker knows holds in it: the alert on Discord, and once
+restored and re-synced, the resolution there too (Notification Flow 5).
+"""
 
 from __future__ import annotations
 
@@ -177,8 +181,28 @@ def killed_run(
                 {"kind": "resync", "step": "request_integrity_check", "outcome": "ok"},
             ),
             (online, {"kind": "state", "mode": "online", "trigger": None}),
+            # Notification Flow 5: the episode closed, logged, then told where it was alerted.
+            (
+                online + 0.01,
+                {
+                    "kind": "resolution",
+                    "channels": ["discord"],
+                    "host": facts.agent_host,
+                    "integrity": "ok",
+                },
+            ),
         ]
         records.append(IntegrityCheck(recovering + 0.3, "ok", "agent", "check-0"))
+        records.append(
+            Delivery(
+                online + 0.02,
+                "discord",
+                facts.discord_recipient_id,
+                None,
+                policy.render_resolution(facts.agent_host, "ok"),
+                "discord-resolution",
+            )
+        )
     log = _log(steps)
     records += log
     if online is not None:

@@ -17,6 +17,11 @@ def is_delivery(r: Any) -> bool:
     return isinstance(r, Delivery)
 
 
+def is_alert(r: Any) -> bool:
+    """The SOP 3.1 alert's delivery (the story's resolution is one too, Notification Flow 5)."""
+    return is_delivery(r) and POLICY.is_alert(r.content)
+
+
 def is_marker(r: Any) -> bool:
     return isinstance(r, LogEntry) and r.entry.get("kind") == "marker"
 
@@ -58,7 +63,7 @@ def test_a_second_alert_for_one_declaration_is_violated(story: Any) -> None:
 
 
 def test_an_alert_off_the_template_is_violated(story: Any) -> None:
-    divergence = judged(story.edit(story.run(), is_delivery, content="dispatcher down"))
+    divergence = judged(story.edit(story.run(), is_alert, content="dispatcher down"))
     assert divergence.clause == "SOP 3.1"
     assert "the template" in divergence.required
 

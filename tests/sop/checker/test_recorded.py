@@ -5,6 +5,8 @@ docker_dying_after_silence.json: the heartbeats cut for 16 SOP minutes while the
 answered, then the dispatcher killed; the agent declared OFFLINE, and when the dispatcher
 was started again its own probe saw the answer 0.13 SOP-min before the harness's did. The
 checker once demanded a second OFFLINE at that instant from the stale run of failures.
+The run predates the agent's resolution (emergency-procedures.md Notification Flow 5, issue
+13): the one violation it holds now is that message, never sent, and it is kept as recorded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from sop.checker.judge import check
+from sop.checker.judge import check, violations
 from sop.history import DispatcherSample, History
 from sop.policy import load_policy
 
@@ -32,7 +34,10 @@ def _detection(history: History) -> str:
 
 def test_an_answer_the_harness_saw_after_the_agent_releases_the_latch() -> None:
     history = _load("docker_dying_after_silence.json")
-    assert all(v.status != "violated" for v in check(history, POLICY))
+    violated = violations(check(history, POLICY))
+    assert [(v.invariant, v.divergence and v.divergence.clause) for v in violated] == [
+        ("notification", "Notification Flow 5")
+    ], [v.describe() for v in violated]
     # Without the dispatcher's answers after the kill, leaving OFFLINE had no ground.
     killed = next(r.at for r in history.records if getattr(r, "kind", "") == "kill")
     silent = tuple(
