@@ -18,9 +18,7 @@ import pytest
 @pytest.mark.needs("fleet")
 @pytest.mark.scenario("A")
 @pytest.mark.test_plan(1, 2, 4, 5)
-def test_a_fleet_declares_offline_in_its_windows_alerts_once_each_and_resyncs(
-    drill, fleet, faults
-):
+def test_a_fleet_declares_offline_in_its_windows_alerts_once_each_and_resyncs(drill, fleet, faults):
     """Dispatcher killed under a fleet: each agent in its window, one alert each, re-synced."""
     with drill.steady(), fleet.watching():
         with drill.inject(faults.kill("dispatcher")) as outage:
