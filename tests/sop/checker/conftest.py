@@ -245,6 +245,19 @@ def adding(history: History, *records: Record) -> History:
     return replace(history, records=(*history.records, *records))
 
 
+def on_signal(history: History, pick: Callable[[Record], bool]) -> History:
+    """``history`` with the messages ``pick`` selects sent on Signal instead, to 0x01's
+    verified number from the verified sender."""
+    facts = history.facts
+    return edited(
+        history,
+        pick,
+        channel="signal",
+        recipient=facts.signal_recipient,
+        sender=facts.signal_sender,
+    )
+
+
 @pytest.fixture(scope="session")
 def story() -> Any:
     """The builders of this folder's histories (a namespace: run, without, edited, adding)."""
@@ -256,5 +269,6 @@ def story() -> Any:
         drop = staticmethod(without)
         edit = staticmethod(edited)
         add = staticmethod(adding)
+        to_signal = staticmethod(on_signal)
 
     return Story

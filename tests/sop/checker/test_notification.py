@@ -85,14 +85,7 @@ def test_a_marker_after_the_alert_is_violated(story: Any) -> None:
 def test_signal_while_discord_accepts_is_violated_and_after_discord_fails_holds(
     story: Any,
 ) -> None:
-    facts = story.facts
-    history = story.edit(
-        story.run(),
-        is_delivery,
-        channel="signal",
-        recipient=facts.signal_recipient,
-        sender=facts.signal_sender,
-    )
+    history = story.to_signal(story.run(), is_delivery)
     assert "Discord first" in judged(history).required
     down = FaultSpan("discord_down", "discord", 0.0, None, {"mode": "down"}, "fault-discord")
     assert check_notification(story.add(history, down), POLICY).status == "held"
@@ -107,14 +100,7 @@ def test_signal_while_discord_accepts_is_violated_and_after_discord_fails_holds(
 
 
 def test_signal_after_discord_refused_by_its_own_rate_limit_holds(story: Any) -> None:
-    facts = story.facts
-    history = story.edit(
-        story.run(),
-        is_delivery,
-        channel="signal",
-        recipient=facts.signal_recipient,
-        sender=facts.signal_sender,
-    )
+    history = story.to_signal(story.run(), is_delivery)
     alert = delivery(history)
     # A fleet's storm on one bot: the Discord stand-in refused by its own limit (no fault).
     refused = Refusal(alert.at - 0.05, "discord", 429, "discord-429#1")

@@ -83,14 +83,7 @@ def test_a_second_resolution_on_the_channel_is_violated(story: Any) -> None:
 
 
 def test_a_resolution_on_a_channel_never_alerted_is_violated(story: Any) -> None:
-    facts = story.facts
-    elsewhere = story.edit(
-        story.run(),
-        is_resolution,
-        channel="signal",
-        recipient=facts.signal_recipient,
-        sender=facts.signal_sender,
-    )
+    elsewhere = story.to_signal(story.run(), is_resolution)
     divergence = judged(elsewhere)
     assert divergence.required.endswith("(discord)")
     assert divergence.observed == "a signal resolution"

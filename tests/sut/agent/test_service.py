@@ -345,9 +345,11 @@ def test_offline_then_recovery_uploads_the_whole_log_and_requests_an_integrity_c
     assert act(agent, "security_patch", "CVE-2026-2222", **CRITICAL_PATCH).status_code == 403
 
 
-def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_accepted(
-    serve, tmp_path
-):
+def offline_agent(
+    serve: Callable[[Starlette], httpx.Client], tmp_path: Path
+) -> tuple[FakeDispatcher, AgentConfig, AgentService, httpx.Client]:
+    """An agent whose dispatcher answers 503 until told otherwise, seen OFFLINE; the
+    dispatcher takes uploads at once when back (no failed upload, no partial ack)."""
     dispatcher = FakeDispatcher()
     dispatcher.fail_uploads = dispatcher.short_acks = 0
     dispatcher_url = str(serve(dispatcher.app()).base_url).rstrip("/")
@@ -357,6 +359,13 @@ def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_acce
     wait_for(
         lambda: agent.get("/v1/state").json()["mode"] == "offline", "OFFLINE", OFFLINE_WITHIN_S
     )
+    return dispatcher, config, service, agent
+
+
+def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_accepted(
+    serve, tmp_path
+):
+    dispatcher, config, service, agent = offline_agent(serve, tmp_path)
 
     # Back, but refusing the log: the re-sync retries; past the RTO it is escalated.
     conflict = "epoch 7: seq 0 is stored with another hash"
@@ -404,15 +413,7 @@ def test_a_resync_refused_past_the_rto_is_escalated_once_and_completes_once_acce
 def test_offline_again_during_a_stalled_resync_is_a_new_declaration_with_marker_and_alert(
     serve, tmp_path
 ):
-    dispatcher = FakeDispatcher()
-    dispatcher.fail_uploads = dispatcher.short_acks = 0
-    dispatcher_url = str(serve(dispatcher.app()).base_url).rstrip("/")
-    config = agent_config(tmp_path, dispatcher_url)
-    service = AgentService(config)
-    agent = serve(create_app(service))
-    wait_for(
-        lambda: agent.get("/v1/state").json()["mode"] == "offline", "OFFLINE", OFFLINE_WITHIN_S
-    )
+    dispatcher, config, _, _ = offline_agent(serve, tmp_path)
     # Back, but refusing the log: the re-sync stalls in recovering ...
     dispatcher.refusing = "held back by the test"
     dispatcher.mode = "ok"
