@@ -82,7 +82,8 @@ def _line(event: Event) -> str | None:
         trigger = f" ({data['trigger']})" if data.get("trigger") else ""
         return f"Agent seen {data.get('mode')}{trigger} by the harness's poll"
     if event.kind == "notification" and event.source in ("discord", "signal"):
-        return f"Alert received by 0x01's {event.source} inbox"
+        # An alert, an escalation or a resolution: the sink keeps no kind, the text says.
+        return f"Message received by 0x01's {event.source} inbox"
     if event.kind == "notification" and data.get("log_kind") == "notification":
         return f"Alert sent to 0x01 via {data.get('channel')}: {data.get('outcome')}"
     if event.kind == "notification" and data.get("log_kind") == "marker":
