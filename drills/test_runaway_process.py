@@ -6,6 +6,11 @@ half the bar (SOP 4: ">80%"). None is touched while the dispatcher is online. Th
 holds resident memory rather than spinning a CPU: on a two-core CI machine a spinner's
 share dips under the threshold whenever the SUT is busy, which restarts SOP 4's window;
 memory held stays over it, so the drill tests the SOP and not the scheduler.
+
+A process killed for its memory is an incident too: cell0-incident-runbook.md "P1 - High
+Memory Usage", P1 by the policy's severity table. The killed runaway is one ``high_memory``
+incident in the emergency log, P1, naming its pid, written before the kill's decision; a
+spared burner is none.
 """
 
 from __future__ import annotations
@@ -26,6 +31,23 @@ ROUNDS_TO_DECIDE = 4
 
 #: Case -> (over SOP 4's bar, named on its allowlist).
 CASES = {"runaway": (True, False), "allowlisted": (True, True), "under_the_bar": (False, False)}
+
+
+def high_memory(entries):
+    """The emergency log's high_memory incident entries (cell0 "P1 - High Memory Usage")."""
+    return [
+        e for e in entries if e.get("kind") == "incident" and e.get("category") == "high_memory"
+    ]
+
+
+def assert_one_p1_before_the_kill(policy, entries, pid: int) -> None:
+    """One P1 high_memory incident about ``pid``, on disk before the kill's decision."""
+    incidents = high_memory(entries)
+    assert [(i["component"], i["severity"]) for i in incidents] == [
+        (str(pid), policy.severity_of("high_memory"))
+    ], incidents
+    [kill] = [d for d in decisions(entries, "kill_runaway") if d["target"] == str(pid)]
+    assert incidents[0]["seq"] < kill["seq"], "the P1 is logged before the kill"
 
 
 @pytest.mark.nightly
@@ -72,6 +94,7 @@ def test_runaway_killed_offline_allowlisted_spared(case, policy, clock, evidence
                     assert [d["decision"] for d in asked] == (["refused"] if over else []), asked
                     if asked:
                         assert asked[0]["target"] == str(burner.pid)
+                    assert high_memory(probes.emergency_log()) == [], "spared: no P1 logged"
                 else:
                     wait_until(
                         lambda: not burner.alive(),
@@ -87,6 +110,7 @@ def test_runaway_killed_offline_allowlisted_spared(case, policy, clock, evidence
                     assert [(d["target"], d["decision"]) for d in kills] == [
                         (str(burner.pid), "executed")
                     ]
+                    assert_one_p1_before_the_kill(policy, probes.emergency_log(), burner.pid)
     steady_state("after", probes, policy, evidence)
 
 
@@ -98,7 +122,7 @@ def test_a_runaway_that_starts_offline_is_killed_only_after_the_window(
     policy, clock, evidence, probes, faults
 ):
     """A runaway born while OFFLINE: killed once it has been over the bar for more than
-    the SOP window, never sooner (SOP 4: ">80% CPU/RAM for >5 minutes")."""
+    the SOP window, never sooner (SOP 4: ">80% CPU/RAM for >5 minutes"), its P1 logged first."""
     rule = policy.green_list.kill_runaway
     round_minutes = policy.deployment.remediation_interval_minutes
     burner = faults.burn_ram(allowlisted=False, percent=(rule.ram_percent_above + 100) / 2)
@@ -123,4 +147,11 @@ def test_a_runaway_that_starts_offline_is_killed_only_after_the_window(
                     f"than {rule.sustained_minutes:g} min"
                 )
                 assert burner.killed_by_signal() == "SIGKILL"
+                entries = wait_until(
+                    probes.emergency_log,
+                    lambda seen: bool(decisions(seen, "kill_runaway")),
+                    timeout_s=clock.wall_seconds(round_minutes),
+                    describe="the kill_runaway decision in the emergency log",
+                )
+                assert_one_p1_before_the_kill(policy, entries, burner.pid)
     steady_state("after", probes, policy, evidence)

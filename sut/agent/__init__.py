@@ -15,6 +15,7 @@ resync_watch a re-sync the Dispatcher refuses past the Agent Operations RTO, esc
 resolution   Notification Flow 5: a closed episode told on each channel its alert went out on
 incidents    while online: distress signals to the Dispatcher, once per outage
 slowness     cell0 P2: Ollama's health check slower than the bound, one P2 per episode
+high_memory  cell0 P1: a process killed offline for holding memory over SOP 4's bar, one P1
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
 service      the running agent: loops that feed the detector and act on its verdicts
 liveness     which of those loops still run: ``/healthz`` is degraded once one has ended

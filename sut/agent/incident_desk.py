@@ -10,7 +10,9 @@ escalated to 0x01 once if still unresolved at its escalation timeout (sut/agent/
 A re-sync refused past the Agent Operations RTO is escalated here too (sut/agent/resync_watch.py).
 A managed service's outage reported while online is logged once too (its signal retried until
 taken), and Ollama answering slower than the P2 bound is a P2 logged once an episode and
-nothing more (sut/agent/slowness.py).
+nothing more (sut/agent/slowness.py). A process killed while OFFLINE for holding memory over
+SOP 4's bar is a P1 logged before the kill, once an episode, resolved when the process is
+gone (sut/agent/high_memory.py).
 Every P1 reported is also owed a Gitea issue (the flow's "Gitea issue (P1)"), filed in the
 background on each round until Gitea takes it (sut/agent/issue_filing.py).
 Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
@@ -30,6 +32,9 @@ import httpx
 from sop.policy import Policy
 from sut.agent.emlog import Recorder
 from sut.agent.escalation import CATEGORY, EscalationWatch
+from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
+from sut.agent.high_memory import KIND as HIGH_MEMORY
+from sut.agent.high_memory import MemoryWatch, runaway, watch_key
 from sut.agent.incidents import IncidentReporter, distress_signal, outage_kind
 from sut.agent.integrity import KIND as DATA_CORRUPTION
 from sut.agent.integrity import DataIntegrity
@@ -85,12 +90,14 @@ class IncidentDesk:
     reporter: IncidentReporter = field(init=False)
     filer: IssueFiler = field(init=False)
     slowness: SlowWatch = field(init=False)
+    memory: MemoryWatch = field(init=False)
     #: The services whose outage (reported online) is logged and not yet over.
     _outages_logged: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.filer = IssueFiler(self.gitea, self.timeout_s, self.record, self.spawn)
         self.slowness = SlowWatch(self.policy.latency)
+        self.memory = MemoryWatch(self.policy.green_list.kill_runaway)
         self.reporter = IncidentReporter(
             self.agent,
             self.dispatcher_url,
@@ -112,9 +119,11 @@ class IncidentDesk:
         *,
         online: bool,
         health_check_wall_s: Mapping[str, float] | None = None,
+        processes: Mapping[int, ProcessUsage] | None = None,
     ) -> None:
         """One look at everything that raises or resolves an incident, then the escalations;
-        ``health_check_wall_s``: the wall seconds each health check took to answer 200."""
+        ``health_check_wall_s``: the wall seconds each health check took to answer 200;
+        ``processes``: the in-scope processes as sampled (None: not known this round)."""
         news = self.risk.news()
         if news.failed is not None:
             reason = news.failed.reason
@@ -135,6 +144,8 @@ class IncidentDesk:
         if online:  # while the Dispatcher mediates, the agent reports and does not heal
             await self.report_outages(client, states)
         self.log_slowness(health_check_wall_s or {})
+        if processes is not None:
+            self.resolve_runaways(processes)
         await self.escalate_due()
         self.filer.poke(client)  # the owed issues, in the background: Gitea may be down
 
@@ -173,6 +184,32 @@ class IncidentDesk:
         for slow in self.slowness.look(took):
             self.log_incident(slow.kind, slow.component, slow.reason(), **slow.details())
 
+    async def kill_ahead(
+        self, client: httpx.AsyncClient, request: ActionRequest, facts: HostFacts
+    ) -> None:
+        """An action the gate allowed, about to run: if it is SOP 4's kill of a process over
+        the RAM bar, its P1 high_memory incident first, once an episode (cell0 "P1 - High
+        Memory Usage"). Only the agent's own kills count, and those run only while OFFLINE:
+        the Dispatcher cannot hear the signal, the log goes with the re-sync (SOP 5.2)."""
+        found = runaway(self.policy.green_list.kill_runaway, request, facts)
+        if found is None or not self.memory.news(found):
+            return
+        await self.raise_incident(
+            client,
+            HIGH_MEMORY,
+            found.component,
+            found.reason(),
+            online=False,
+            watched_as=found.watch_key,
+            tried=(found.tried(),),
+            **found.details(),
+        )
+
+    def resolve_runaways(self, processes: Mapping[int, ProcessUsage]) -> None:
+        """Every memory runaway reported and now gone or under the bar: its P1 is over."""
+        for pid in self.memory.ended(processes):
+            self.watch.resolve(watch_key(pid))
+
     async def raise_incident(
         self,
         client: httpx.AsyncClient,
@@ -181,9 +218,13 @@ class IncidentDesk:
         message: str,
         *,
         online: bool,
+        watched_as: str | None = None,
+        tried: Sequence[str] = (),
         **details: Any,
     ) -> None:
-        """One incident of ``kind``: logged, then signalled, told or watched by its severity."""
+        """One incident of ``kind``: logged, then signalled, told or watched by its severity.
+        ``watched_as``: what a P1's escalation watch is keyed by (the kind unless one kind
+        can be open more than once); ``tried``: what the agent does about it besides."""
         severity = self.log_incident(kind, component, message, **details)
         if severity not in _SIGNALLED:
             return  # P2, P3: "Log and continue"
@@ -199,8 +240,8 @@ class IncidentDesk:
             message=message,
         )
         sent = online and await self.reporter.send(client, signal)
-        tried = _reported(signal) if sent else "logged; the Dispatcher hears it with the re-sync"
-        self.file_p1(kind, signal, (tried,))
+        told = _reported(signal) if sent else "logged; the Dispatcher hears it with the re-sync"
+        self.file_p1(kind, signal, (told, *tried))
         if severity == _TOLD_AT_ONCE:
             text = (
                 f"INCIDENT ({severity}): {kind}. Host: {self.host}. {message}. "
@@ -208,7 +249,7 @@ class IncidentDesk:
             )
             self.notifications.append((await self.notifier.escalate(kind, text)).as_json())
         else:
-            self.watch.open(kind, kind, signal, len(self.decisions))
+            self.watch.open(watched_as or kind, kind, signal, len(self.decisions))
 
     def log_incident(self, kind: str, component: str, message: str, **details: Any) -> str:
         """The ``incident`` entry of ``kind`` with the severity the seeds give it (returned)."""

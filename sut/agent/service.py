@@ -330,6 +330,8 @@ class AgentService:
         result: dict[str, Any] | None = None
         if decision.allowed:
             assert self._executor is not None
+            if self.desk is not None:  # cell0 "P1 - High Memory Usage": logged before the kill
+                await self.desk.kill_ahead(self.client, request, facts)
             try:
                 result = await self._executor.execute(request, facts)
                 entry["result"] = result
@@ -355,7 +357,13 @@ class AgentService:
             assert self.desk is not None
             online = self.mode in ("online", "suspect")
             states, took = dict(facts.service_states), facts.health_check_wall_s
-            await self.desk.round(self.client, states, online=online, health_check_wall_s=took)
+            await self.desk.round(
+                self.client,
+                states,
+                online=online,
+                health_check_wall_s=took,
+                processes=facts.processes,
+            )
             if self.mode == "offline":
                 for request in plan(facts, self.policy):
                     if self.mode != "offline":

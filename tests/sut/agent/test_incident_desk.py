@@ -15,8 +15,10 @@ import pytest
 from sop.policy import DEFAULT_POLICY_PATH, load_policy
 from sop.timescale import TimeScale
 from sut.agent.escalation import EscalationWatch
+from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
 from sut.agent.incident_desk import IncidentDesk
 from sut.agent.integrity import MANIFEST_NAME, DataIntegrity, manifest_text
+from sut.agent.issue_filing import IncidentsRepo
 from sut.agent.notifier import NotificationResult
 from sut.agent.riskcontrols import RiskControls
 
@@ -70,7 +72,7 @@ def desk_for(
 class Desk:
     """A desk over a data dir and a policy file in ``tmp_path``, a dispatcher that answers 201."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, **keywords: Any) -> None:
         self.data = tmp_path / "data"
         self.data.mkdir()
         (self.data / "orders.csv").write_bytes(b"1001,42.00\n")
@@ -92,6 +94,7 @@ class Desk:
             risk=self.risk,
             integrity=DataIntegrity([self.data]),
             watch=EscalationWatch(now=lambda: self.now),
+            **keywords,
         )
 
     def answer(self, request: httpx.Request) -> httpx.Response:
@@ -291,3 +294,91 @@ def test_a_slow_gitea_is_no_slow_inference(tmp_path):
     for _ in range(2 * IN_A_ROW):
         desk.round({"gitea": "running"}, online=True, took_sop_s={"gitea": 3 * SLOW})
     assert desk.incidents() == []
+
+
+# --- a memory runaway killed while OFFLINE is a P1 (cell0 "P1 - High Memory Usage") ----------
+
+RAM_BAR = POLICY.green_list.kill_runaway.ram_percent_above
+CPU_BAR = POLICY.green_list.kill_runaway.cpu_percent_above
+
+
+def hog(pid: int = 4242, *, ram: float = RAM_BAR + 10, cpu: float = 1.0) -> ProcessUsage:
+    """A process over a bar since well past SOP 4's window."""
+    return ProcessUsage(pid, "burner", cpu, ram, 1.0)
+
+
+def kill_ahead(desk: Desk, process: ProcessUsage, source: str = "autonomous") -> None:
+    """The gate allowed the kill of ``process``: what the desk does before it runs."""
+    request = ActionRequest("kill_runaway", str(process.pid), {}, source)
+    now = 1.0 + 2 * POLICY.green_list.kill_runaway.sustained_minutes
+    facts = HostFacts(now, {}, None, {process.pid: process})
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(desk.answer)) as client:
+            await desk.desk.kill_ahead(client, request, facts)
+
+    asyncio.run(run())
+
+
+def after_kill_round(desk: Desk, processes: dict[int, ProcessUsage]) -> None:
+    """A remediation round with the host's processes as sampled."""
+
+    async def run() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(desk.answer)) as client:
+            await desk.desk.round(client, {}, online=False, processes=processes)
+
+    asyncio.run(run())
+
+
+def test_a_memory_runaway_killed_offline_is_one_p1_logged_and_owed_an_issue(tmp_path):
+    repo = IncidentsRepo("http://gitea.test", "team/incidents", "token")
+    desk = Desk(tmp_path, gitea=repo)
+    kill_ahead(desk, hog())
+    kill_ahead(desk, hog())  # the kill retried next round: the same episode
+
+    [incident] = desk.incidents()
+    assert (incident["category"], incident["severity"]) == ("high_memory", "P1")
+    assert (incident["component"], incident["pid"], incident["process"]) == ("4242", 4242, "burner")
+    assert incident["ram_percent"] == RAM_BAR + 10
+    assert "High Memory Usage" in incident["reason"]
+    assert desk.signals == [], "offline: the Dispatcher cannot hear; the log goes with re-sync"
+    [issue] = desk.desk.filer.owed  # the flow's "Gitea issue (P1)"
+    assert issue.title == "P1 high_memory: 4242"
+    assert "kill_runaway of pid 4242" in issue.body
+    assert desk.told.messages == [], "a P1 is not told at once"
+
+
+def test_a_memory_runaway_gone_after_its_kill_is_never_escalated(tmp_path):
+    desk = Desk(tmp_path)
+    kill_ahead(desk, hog())
+    after_kill_round(desk, {})  # the kill worked: the process is gone
+    desk.later(2 * POLICY.escalation.self_healing_minutes)
+    after_kill_round(desk, {})
+    assert desk.told.messages == []
+    assert [e["category"] for e in desk.incidents()] == ["high_memory"]
+
+
+def test_a_memory_runaway_that_outlives_its_kill_is_escalated_once_at_its_timeout(tmp_path):
+    desk = Desk(tmp_path)
+    kill_ahead(desk, hog())
+    desk.later(1.5 * POLICY.escalation.self_healing_minutes)  # stamped a little after setup
+    after_kill_round(desk, {4242: hog()})
+    after_kill_round(desk, {4242: hog()})
+    [(about, text)] = desk.told.messages
+    assert about == "escalation"
+    assert text.startswith("ESCALATION (P1): high_memory")
+    [escalation] = desk.incidents("escalation")
+    assert (escalation["incident"], escalation["component"]) == ("high_memory", "4242")
+
+
+@pytest.mark.parametrize(
+    ("process", "source", "why"),
+    [
+        (hog(ram=RAM_BAR / 2, cpu=CPU_BAR + 10), "autonomous", "a CPU runaway is not high memory"),
+        (hog(), "task:t-1", "a Dispatcher's task is not the agent's own kill"),
+    ],
+)
+def test_other_kills_are_no_high_memory_incident(tmp_path, process, source, why):
+    desk = Desk(tmp_path)
+    kill_ahead(desk, process, source)
+    assert desk.incidents() == [], why

@@ -7,13 +7,18 @@ own loops at a high time scale, so the SOP's 15 silent minutes pass in 1.5 wall 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from signal import SIGKILL
 from typing import Any
 from xmlrpc.server import SimpleXMLRPCServer
 
@@ -749,3 +754,43 @@ def test_a_policy_broken_while_running_blocks_every_action_yet_the_alert_goes_ou
     policy_file.write_text(shipped, encoding="utf-8")
     wait_for(lambda: agent.get("/healthz").status_code == 200, "the controls restored")
     assert act(agent, "security_patch", "CVE-1", **CRITICAL_PATCH).status_code == 200
+
+
+# ---- a memory runaway killed while OFFLINE (cell0 "P1 - High Memory Usage") -----------------
+
+
+def test_a_memory_runaway_killed_while_offline_is_one_p1_logged_before_the_kill(serve, tmp_path):
+    scope = ("SOPDRILL_HOST_ID", f"test-{uuid.uuid4().hex}")
+    # Idle, so never over the CPU bar: over the RAM bar only, against a 1 MiB "host".
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(1000)"],
+        env={**os.environ, scope[0]: scope[1]},
+    )
+    try:
+        dispatcher = FakeDispatcher()  # down: the agent declares OFFLINE after the silence
+        url = str(serve(dispatcher.app()).base_url).rstrip("/")
+        config = agent_config(
+            tmp_path, url, process_scope=f"env:{scope[0]}={scope[1]}", host_memory_bytes=1 << 20
+        )
+        serve(create_app(AgentService(config)))
+        assert child.wait(OFFLINE_WITHIN_S + WAIT_S) == -SIGKILL
+
+        def killed() -> list[dict[str, Any]] | None:
+            entries = on_disk(config.emergency_log)
+            found = [e for e in entries if e.get("action") == "kill_runaway"]
+            return entries if found else None
+
+        entries = wait_for(killed, "the kill_runaway decision in the emergency log")
+        [incident] = [e for e in entries if e["kind"] == "incident"]
+        [decision] = [e for e in entries if e["kind"] == "decision"]
+        assert (incident["category"], incident["severity"]) == ("high_memory", "P1")
+        assert incident["component"] == decision["target"] == str(child.pid)
+        assert decision["decision"] == "executed"
+        assert incident["seq"] < decision["seq"], "the P1 is on disk before the kill"
+        modes = [e["mode"] for e in entries if e["kind"] == "state" and e["seq"] < incident["seq"]]
+        assert modes[-1:] == ["offline"], "SOP 4: the agent kills only while OFFLINE"
+        assert dispatcher.called("/v1/incidents") == [], "offline: no distress signal heard"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait(WAIT_S)
