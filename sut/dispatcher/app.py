@@ -33,6 +33,7 @@ from sut.dispatcher.metrics import Metrics
 from sut.dispatcher.provider import RATE_LIMITED, ProviderClient
 from sut.dispatcher.registry import Agent, AgentRegistry, check_agent_name
 from sut.dispatcher.signer import EnvelopeSigner
+from sut.dispatcher.silences import KIND as UNRESPONSIVE
 from sut.dispatcher.silences import AgentSilences
 from sut.dispatcher.tasks import TaskBook, TaskRequest
 from sut.runtime.jsonlog import get_logger
@@ -91,7 +92,10 @@ class Dispatcher:
             self.metrics,
             config.heartbeat_interval_s,
             config.inbox_timeout_s,
-            AgentSilences(Journal(state / "agent-silences.jsonl")),
+            AgentSilences(
+                Journal(state / "agent-silences.jsonl"),
+                config.policy.severity_of(UNRESPONSIVE),  # emergency-procedures.md: P1
+            ),
         )
         self.logs = LogStore(state / "emergency-logs")
         self.incidents = IncidentBook(Journal(state / "incidents.jsonl"))

@@ -6,6 +6,11 @@ delivery says whether the agent answered (any HTTP status: a rejected envelope i
 answer) or not (refused, reset, timed out: dead or hung). The first unanswered one opens a
 silence, the next answer closes it; both are journaled, so a restarted dispatcher still
 shows the silences it saw, and ``GET /v1/agents`` serves them beside each agent.
+
+Each silence carries the severity the seeds give an unresponsive agent: emergency-procedures.md
+"Severity Levels", P1 HIGH, "Agent unresponsive" (the policy's ``severity.agent_unresponsive``,
+handed in by the app). It is journaled with the silence: a silence keeps the severity it was
+recorded with, and one journaled before severities were recorded is read with today's.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from typing import Any
 
 from sut.dispatcher.inbox import Delivery
 from sut.dispatcher.journal import Journal
+
+#: The incident kind of an agent that stops answering (the policy's severity table).
+KIND = "agent_unresponsive"
 
 
 def _utc_now() -> str:
@@ -37,10 +45,14 @@ class _Agent:
 
 
 class AgentSilences:
-    """Answering or silent per agent, from the heartbeat deliveries; silences journaled."""
+    """Answering or silent per agent, from the heartbeat deliveries; silences journaled.
 
-    def __init__(self, journal: Journal, now: Callable[[], str] = _utc_now) -> None:
+    ``severity``: the level every new silence is recorded with (``Policy.severity_of(KIND)``).
+    """
+
+    def __init__(self, journal: Journal, severity: str, now: Callable[[], str] = _utc_now) -> None:
         self._journal = journal
+        self._severity = severity
         self._now = now
         self._agents: dict[str, _Agent] = {}
         for record in journal.records():
@@ -55,6 +67,7 @@ class AgentSilences:
                     "until": None,
                     "missed": 1,
                     "error": record.get("error"),
+                    "severity": record.get("severity") or self._severity,
                 }
             )
         elif record.get("event") == "answering" and agent.open is not None:
@@ -80,6 +93,7 @@ class AgentSilences:
             "event": "silent",
             "at": at,
             "error": delivery.error,
+            "severity": self._severity,
         }
         self._journal.append(record)
         self._replay(record)
