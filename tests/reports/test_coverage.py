@@ -91,7 +91,10 @@ def test_each_clause_gets_this_runs_drills_and_state(built) -> None:
     )
     assert seen(sop, "3.2") == ("not run", [])
     # A gap stays a gap, whatever of it ran; the out of scope stay out of scope.
-    assert seen("emergency-procedures.md", "P1") == (NOT_YET_DRILLED, [(ONLINE_OLLAMA, "SKIPPED")])
+    assert seen("emergency-procedures.md", "Level 2") == (
+        NOT_YET_DRILLED,
+        [(ONLINE_OLLAMA, "SKIPPED")],
+    )
     assert seen("emergency-procedures.md", "Scenario 4 / STEP 3") == (NOT_YET_DRILLED, [])
     step = rows[("emergency-procedures.md", "Scenario 5 / STEP 2")]
     assert (step.state, step.coverage.ruled_with) == (OUT_OF_SCOPE, "Scenario 5")
