@@ -3,14 +3,15 @@ scenario 2) and Gitea (scenario 3); SOP 4 restart_service.
 
 While OFFLINE the agent restarts it itself; the service's own health check (Ollama's
 ``/api/tags``, Gitea's ``/api/v1/version``: each scenario's STEP 1) must answer again
-within its RTO (Appendix B). While ONLINE it sends the dispatcher a distress signal with
-the severity the seeds give the outage, logged first as one ``incident`` entry of its
-emergency log, and waits: it restarts the service only on a task the dispatcher assigns.
-Gitea's issues filed before it went down are readable after its restart (scenario 3
-STEP 3). The outage is a P1, so the agent also files one Gitea issue for it in the
-incidents repository (notification flow, step 3: "Gitea issue (P1)"), read back by the
-harness before the P1's escalation timeout: at once for Ollama, once Gitea answers again
-for Gitea's own outage.
+within its RTO (Appendix B); a restarted Ollama must also have answered one test inference
+(cell0-incident-runbook.md "P1 - Ollama Connection Lost", Response step 4), seen in its own
+inbox. While ONLINE it sends the dispatcher a distress signal with the severity the seeds
+give the outage, logged first as one ``incident`` entry of its emergency log, and waits: it
+restarts the service only on a task the dispatcher assigns. Gitea's issues filed before it
+went down are readable after its restart (scenario 3 STEP 3). The outage is a P1, so the
+agent also files one Gitea issue for it in the incidents repository (notification flow,
+step 3: "Gitea issue (P1)"), read back by the harness before the P1's escalation timeout:
+at once for Ollama, once Gitea answers again for Gitea's own outage.
 """
 
 from __future__ import annotations
@@ -127,7 +128,23 @@ def test_a_managed_service_stopped_while_offline_is_restarted_within_its_rto(
                 describe=f"the executed restart_service {service} decision, within its RTO",
             )
             assert all(d["source"] == "autonomous" for d in restarts)
+            if service == "ollama":
+                inference_answered(restarts, probes, evidence)
     steady_state("after", probes, policy, evidence)
+
+
+def inference_answered(restarts: list[dict], probes, evidence) -> None:
+    """cell0 "P1 - Ollama Connection Lost" step 4, ``ollama run <model> "test"``: one
+    non-streamed generate reached the restarted Ollama (its inbox is the new process's own,
+    so every call in it came after the restart), on a model it lists, as the agent logged."""
+    calls = [m for m in probes.sink_messages("ollama") if m["path"] == "/api/generate"]
+    evidence.record("note", "drill", ollama_generate_calls=len(calls))
+    assert len(calls) == 1, f"one test inference after the restart: {calls}"
+    [call] = calls
+    assert (call["body"]["prompt"], call["body"]["stream"]) == ("test", False), call
+    # The last restart made the process whose inbox this is.
+    done = [d for d in restarts if d["target"] == "ollama" and d["decision"] == "executed"][-1]
+    assert done["result"]["test_inference"] == {"outcome": "ok", "model": call["model"]}, done
 
 
 @pytest.mark.parametrize("service", SERVICES)

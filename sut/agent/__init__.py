@@ -10,6 +10,7 @@ backchannel  what the Discord and Signal clients share with the notifier
 emlog        the emergency activity log (append-only, hash-chained, fsynced; epochs, sealing)
 facts        the host as the gate sees it: supervisord programs, disk, runaway processes
 remediation  SOP 4: what the green list allows, planned from host facts and executed
+inference    cell0 P1: a restarted Ollama lists its models and answers one test inference
 resync       SOP 5: stop, upload the log until acknowledged, request an integrity check
 resync_watch a re-sync the Dispatcher refuses past the Agent Operations RTO, escalated once
 resolution   Notification Flow 5: a closed episode told on each channel its alert went out on

@@ -2,6 +2,8 @@
 
 ``plan`` is pure (facts in, requests out); ``Executor`` does the I/O of an allowed action.
 Every request goes through the ActionGate first; nothing here decides what is permitted.
+A restarted Ollama is proven by a test inference before the restart counts as done
+(sut/agent/inference.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sop.errors import SopdrillError
 from sop.policy import Policy
 from sut.agent.gate import ActionRequest, HostFacts
+from sut.agent.inference import InferenceCheck
 from sut.agent.rotation import rotate_logs
 from sut.agent.supervisor import Supervisor
 
@@ -62,6 +65,8 @@ class ExecutionTargets:
     protected_dirs: tuple[Path, ...]
     emergency_log: Path
     patch_command_marker: Path | None = None
+    #: The test inference a restart of its service must pass (None: no Ollama to test).
+    inference: InferenceCheck | None = None
 
 
 class ExecutionError(SopdrillError):
@@ -83,7 +88,19 @@ class Executor:
                 await self.targets.supervisor.restart(request.target)
             else:
                 await self.targets.supervisor.start(request.target)
-            return {"restarted": request.target}
+            restarted: dict[str, Any] = {"restarted": request.target}
+            check = self.targets.inference
+            if check is not None and check.service == request.target:
+                # cell0 "P1 - Ollama Connection Lost" steps 3-4: models listed, one test
+                # inference; without a reply the restart did not bring the service back.
+                outcome = await check.run()
+                if not outcome.ok:
+                    raise ExecutionError(
+                        f"{request.target} restarted, but its test inference failed: "
+                        f"{outcome.detail}"
+                    )
+                restarted["test_inference"] = outcome.as_log()
+            return restarted
         if request.action == "rotate_logs":
             if self.targets.log_dir is None:
                 raise ExecutionError("no log directory configured (SOPDRILL_LOG_DIR)")

@@ -32,6 +32,7 @@ from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
 from sut.agent.inbox import InboxAnswer, InboxVerifier, Rejected, Taken, task_request
 from sut.agent.incident_desk import IncidentDesk
+from sut.agent.inference import InferenceCheck
 from sut.agent.integrity import DataIntegrity
 from sut.agent.liveness import Loops
 from sut.agent.metrics import AgentMetrics
@@ -121,8 +122,25 @@ class AgentService:
             self._client,
             self._probe_timeout_s(),
         )
+        inference = None
+        if self.policy is not None and cfg.ollama_url:
+            # cell0 "P1 - Ollama Connection Lost" steps 3-4, within Ollama's RTO: a restart
+            # of Ollama is done once it answers one test inference (sut/agent/inference.py).
+            inference = InferenceCheck(
+                "ollama",
+                cfg.ollama_url,
+                self._client,
+                within_s=self._wall(self.policy.rto.ollama_minutes),
+                poll_s=self._wall(self.policy.deployment.remediation_interval_minutes),
+            )
         self._executor = Executor(
-            ExecutionTargets(supervisor, cfg.log_dir, cfg.protected_dirs, cfg.emergency_log)
+            ExecutionTargets(
+                supervisor,
+                cfg.log_dir,
+                cfg.protected_dirs,
+                cfg.emergency_log,
+                inference=inference,
+            )
         )
         if self.closed is not None:
             self.closed.announce(self._record)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 from hypothesis import given
@@ -21,8 +22,12 @@ from hypothesis import strategies as st
 
 from sop.policy import load_policy
 from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
+from sut.agent.inference import InferenceCheck
 from sut.agent.remediation import ExecutionError, ExecutionTargets, Executor, plan
 from sut.agent.supervisor import Supervisor, SupervisorCallError
+from sut.runtime import Settings
+from sut.standins.ollama import DEFAULT_MODELS
+from sut.standins.ollama import create_app as ollama_app
 
 POLICY = load_policy()
 GREEN = POLICY.green_list
@@ -324,6 +329,88 @@ def test_restart_without_a_supervisord_is_an_execution_error(tmp_path):
                 request("restart_service", "nginx"), facts({"nginx": "down"})
             )
         )
+
+
+# ---- Executor: a restarted Ollama answers one test inference (cell0 P1, steps 3-4) -----------
+
+
+class RecordingSupervisor:
+    """supervisord's start and restart, only recorded (the tests above use a real one)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    async def start(self, name: str) -> None:
+        self.calls.append(("start", name))
+
+    async def restart(self, name: str) -> None:
+        self.calls.append(("restart", name))
+
+
+def restart_with_inference(
+    target: str, state: str, transport: httpx.AsyncBaseTransport, tmp_path: Path
+) -> tuple[dict, RecordingSupervisor]:
+    """Restart ``target`` with the test inference of the service ``ollama`` over ``transport``."""
+    supervisor = RecordingSupervisor()
+
+    async def run() -> dict:
+        async with httpx.AsyncClient(transport=transport) as client:
+            check = InferenceCheck("ollama", "http://ollama.test", client, 2.0, 0.01)
+            targets = ExecutionTargets(
+                supervisor,  # type: ignore[arg-type]
+                None,
+                (),
+                tmp_path / "emergency.log",
+                inference=check,
+            )
+            return await Executor(targets).execute(
+                request("restart_service", target, state=state), facts({target: state})
+            )
+
+    return asyncio.run(run()), supervisor
+
+
+@pytest.mark.parametrize(("state", "call"), [("down", "start"), ("degraded", "restart")])
+def test_a_restarted_ollama_answers_one_test_inference_before_the_restart_is_done(
+    tmp_path, state, call
+):
+    ollama = ollama_app(Settings("ollama", environ={}))
+
+    result, supervisor = restart_with_inference(
+        "ollama", state, httpx.ASGITransport(app=ollama), tmp_path
+    )
+
+    model = DEFAULT_MODELS.split(",")[0]
+    assert supervisor.calls == [(call, "ollama")]
+    assert result == {"restarted": "ollama", "test_inference": {"outcome": "ok", "model": model}}
+    [generate] = [m.as_json() for m in ollama.state.sink.messages()]
+    assert (generate["path"], generate["body"]) == (
+        "/api/generate",
+        {"model": model, "prompt": "test", "stream": False},
+    )
+
+
+def test_a_restart_of_another_service_runs_no_test_inference(tmp_path):
+    ollama = ollama_app(Settings("ollama", environ={}))
+
+    result, _ = restart_with_inference("gitea", "down", httpx.ASGITransport(app=ollama), tmp_path)
+
+    assert result == {"restarted": "gitea"}
+    assert ollama.state.sink.messages() == []
+
+
+def test_a_restarted_ollama_without_a_reply_is_a_failed_restart(tmp_path):
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/tags":
+            return httpx.Response(200, json={"models": [{"name": "llama3.1:latest"}]})
+        return httpx.Response(503, json={"error": "model loading"})
+
+    with pytest.raises(ExecutionError) as caught:
+        restart_with_inference("ollama", "down", httpx.MockTransport(answer), tmp_path)
+
+    assert str(caught.value) == (
+        "ollama restarted, but its test inference failed: POST /api/generate: HTTP 503"
+    )
 
 
 # ---- Executor: kill, rotate, patch, unknown ---------------------------------------------------

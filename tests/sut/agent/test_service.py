@@ -41,6 +41,8 @@ from sut.agent.service import AgentService
 from sut.dispatcher.errors import RequestRejected
 from sut.dispatcher.incidents import validate_distress_signal
 from sut.runtime.settings import Settings
+from sut.standins.ollama import DEFAULT_MODELS
+from sut.standins.ollama import create_app as ollama_app
 
 KEY = b"service-test-key-0c7e19"
 POLICY = load_policy()
@@ -170,14 +172,22 @@ class FakeDispatcher:
 
 
 class FakeSupervisord:
-    """supervisord's ``getAllProcessInfo`` over XML-RPC, with program states set by the test."""
+    """supervisord's ``getAllProcessInfo`` and ``startProcess`` over XML-RPC, with program
+    states set by the test (a started program runs at once)."""
 
     def __init__(self, states: dict[str, str]) -> None:
         self.states = states
         self.polls = 0
+        self.started: list[str] = []
         self.server = SimpleXMLRPCServer(("127.0.0.1", 0), logRequests=False, allow_none=True)
         self.server.register_function(self.all_info, "supervisor.getAllProcessInfo")
+        self.server.register_function(self.start, "supervisor.startProcess")
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self, name: str, wait: bool) -> bool:
+        self.started.append(name)
+        self.states[name] = "RUNNING"
+        return True
 
     def all_info(self) -> list[dict[str, Any]]:
         self.polls += 1
@@ -794,3 +804,42 @@ def test_a_memory_runaway_killed_while_offline_is_one_p1_logged_before_the_kill(
         if child.poll() is None:
             child.kill()
         child.wait(WAIT_S)
+
+
+# ---- a restarted Ollama's test inference (cell0 "P1 - Ollama Connection Lost", step 4) -------
+
+
+def test_ollama_restarted_while_offline_answers_one_test_inference_logged_on_its_restart(
+    serve, tmp_path
+):
+    ollama = ollama_app(Settings("ollama", environ={}))
+    ollama_url = str(serve(ollama).base_url).rstrip("/")
+    dispatcher = FakeDispatcher()  # down: the agent declares OFFLINE after the silence
+    url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    with FakeSupervisord({"ollama": "STOPPED"}) as supervisord:
+        config = agent_config(
+            tmp_path,
+            url,
+            supervisor_url=supervisord.url,
+            managed_services=("ollama",),
+            ollama_url=ollama_url,
+        )
+        serve(create_app(AgentService(config)))
+
+        def restarts() -> list[dict[str, Any]]:
+            entries = on_disk(config.emergency_log)
+            return [e for e in entries if e.get("action") == "restart_service"]
+
+        [decision] = wait_for(restarts, "the restart's decision", OFFLINE_WITHIN_S + WAIT_S)
+        model = DEFAULT_MODELS.split(",")[0]
+        assert decision["decision"] == "executed"
+        assert decision["result"] == {
+            "restarted": "ollama",
+            "test_inference": {"outcome": "ok", "model": model},
+        }
+        assert supervisord.started == ["ollama"]
+        # Ollama's own inbox: the runbook's `ollama run <model> "test"`, once, not streamed.
+        calls = [m.as_json() for m in ollama.state.sink.messages()]
+        assert [(c["path"], c["body"]) for c in calls] == [
+            ("/api/generate", {"model": model, "prompt": "test", "stream": False})
+        ]
