@@ -18,7 +18,9 @@ incidents    while online: distress signals to the Dispatcher, once per outage
 slowness     cell0 P2: Ollama's health check slower than the bound, one P2 per episode
 high_memory  cell0 P1: a process killed offline for holding memory over SOP 4's bar, one P1
 metrics      the Prometheus counters and mode gauge of ``GET /metrics``
+host_tools   the agent's hands on its host: the fact gatherer and the executor, built once
 service      the running agent: loops that feed the detector and act on its verdicts
+views        ``GET /v1/state``: the detector's state as the agent answers it
 liveness     which of those loops still run: ``/healthz`` is degraded once one has ended
 app          the HTTP API over the service; ``python -m sut.agent`` serves it
 """

@@ -27,22 +27,22 @@ from sut.agent.clock import SopClock
 from sut.agent.config import AgentConfig
 from sut.agent.detector import Detector, Transition
 from sut.agent.emlog import EmergencyLog, EmergencyLogError
-from sut.agent.facts import FactGatherer, ProcessSampler, host_memory_bytes
+from sut.agent.facts import FactGatherer
 from sut.agent.failclosed import FailClosed
 from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
+from sut.agent.host_tools import host_tools
 from sut.agent.inbox import InboxAnswer, InboxVerifier, Rejected, Taken, task_request
 from sut.agent.incident_desk import IncidentDesk
-from sut.agent.inference import InferenceCheck
 from sut.agent.integrity import DataIntegrity
 from sut.agent.liveness import Loops
 from sut.agent.metrics import AgentMetrics
 from sut.agent.notifier import Notifier
-from sut.agent.remediation import ExecutionTargets, Executor, plan
+from sut.agent.remediation import Executor, plan
 from sut.agent.resolution import Episode, close
 from sut.agent.resync import Resync
 from sut.agent.resync_watch import ResyncWatch
 from sut.agent.riskcontrols import RiskControls
-from sut.agent.supervisor import Supervisor
+from sut.agent.views import state_view
 from sut.agent.watch import check_process, probe_api
 from sut.runtime.jsonlog import get_logger
 
@@ -104,43 +104,8 @@ class AgentService:
         """Open the client, build the collaborators and start the loops."""
         self._client = httpx.AsyncClient()
         cfg = self.config
-        supervisor = Supervisor(cfg.supervisor_url) if cfg.supervisor_url else None
-        sampler = None
-        if self.policy is not None and cfg.process_scope:
-            sampler = ProcessSampler(
-                cfg.process_scope,
-                self.policy.green_list.kill_runaway,
-                host_memory_bytes(cfg.host_memory_bytes),
-            )
-        disk_path = cfg.log_dir or cfg.emergency_log.parent
-        self._facts = FactGatherer(
-            supervisor,
-            cfg.managed_services,
-            cfg.health_checks,
-            disk_path,
-            sampler,
-            self._client,
-            self._probe_timeout_s(),
-        )
-        inference = None
-        if self.policy is not None and cfg.ollama_url:
-            # cell0 "P1 - Ollama Connection Lost" steps 3-4, within Ollama's RTO: a restart
-            # of Ollama is done once it answers one test inference (sut/agent/inference.py).
-            inference = InferenceCheck(
-                "ollama",
-                cfg.ollama_url,
-                self._client,
-                within_s=self._wall(self.policy.rto.ollama_minutes),
-                poll_s=self._wall(self.policy.deployment.remediation_interval_minutes),
-            )
-        self._executor = Executor(
-            ExecutionTargets(
-                supervisor,
-                cfg.log_dir,
-                cfg.protected_dirs,
-                cfg.emergency_log,
-                inference=inference,
-            )
+        self._facts, self._executor = host_tools(
+            cfg, self._client, self._probe_timeout_s(), self._wall
         )
         if self.closed is not None:
             self.closed.announce(self._record)
@@ -416,24 +381,14 @@ class AgentService:
         self.notifications.extend(result.as_json() for result in results)
 
     # ---- views -------------------------------------------------------------------------
+    @property
+    def resyncing(self) -> bool:
+        """Whether a re-sync (SOP 5) is under way."""
+        return self._resync_task is not None
+
     def state_view(self) -> dict[str, Any]:
         """``GET /v1/state``: the contract of DESIGN.md plus the detector's counters."""
-        if self.detector is None:
-            assert self.closed is not None
-            return self.closed.state_view(self.clock)
-        state = self.detector.state
-        return {
-            "mode": state.mode,
-            "since": self.clock.iso(state.since),
-            "trigger": state.trigger,
-            "detected_at": self.clock.iso(state.detected_at),
-            "policy_valid": True,
-            "consecutive_api_failures": state.consecutive_api_failures,
-            "last_heartbeat_at": self.clock.iso(state.last_heartbeat_at),
-            "rate_limited_since": self.clock.iso(state.rate_limited_since),
-            "sop_minute": round(self.clock.now(), 4),
-            "resyncing": self._resync_task is not None,
-        }
+        return state_view(self)
 
     def metrics_text(self) -> str:
         """Prometheus text exposition of the agent's counters and mode."""
