@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar, get_args
 
 from sop.errors import EvidenceError
+from sop.history_actions import ActionEffect, ActionRequest, ActionSource, Advisory
 from sop.history_json import (
     Reader,
     flag,
@@ -42,7 +43,6 @@ EnvelopeKind = Literal["heartbeat", "task"]
 EnvelopeOrigin = Literal["dispatcher", "forged", "replayed", "delayed"]
 Channel = Literal["discord", "signal"]
 TreeKind = Literal["data", "backups"]
-ActionSource = Literal["task", "local"]
 
 
 @dataclass(frozen=True)
@@ -215,44 +215,6 @@ class TreeDigest:
     evidence_id: str
 
 
-@dataclass(frozen=True)
-class ActionRequest:
-    """An action the harness asked of the agent: a dispatcher task or a local request."""
-
-    at: float
-    source: ActionSource
-    action: str
-    target: str
-    params: Mapping[str, Any]
-    evidence_id: str
-
-
-@dataclass(frozen=True)
-class Advisory:
-    """A vulnerability the harness published for the drill (SOP 4: patch precondition)."""
-
-    at: float
-    cve: str
-    cvss: float
-    active_exploit: bool
-    evidence_id: str
-
-
-@dataclass(frozen=True)
-class ActionEffect:
-    """An action's effect the harness saw by itself, whoever did it.
-
-    ``action`` is the green or red name it amounts to (a service restarted by its process
-    manager with a new pid: restart_service; a sampled process killed by a signal the
-    harness did not send: kill_runaway; a protected tree changed: delete_data).
-    """
-
-    at: float
-    action: str
-    target: str
-    evidence_id: str
-
-
 Record = (
     FaultSpan
     | DispatcherSample
@@ -401,6 +363,7 @@ __all__ = [
     "ModeSample",
     "ProcessSample",
     "Record",
+    "Refusal",
     "ServiceSample",
     "TreeDigest",
     "record_from_dict",
