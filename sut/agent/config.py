@@ -12,6 +12,7 @@ from sop.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from sop.timescale import TimeScale
 from sut.agent.issue_filing import IncidentsRepo
 from sut.agent.notifier import ChannelConfig
+from sut.agent.recovery import DistressFile
 from sut.runtime.settings import Settings
 
 DEFAULT_EMERGENCY_LOG = "/var/log/openclaw/emergency.log"  # SOP 3.3
@@ -49,6 +50,13 @@ class AgentConfig:
     #: Its incidents repository (``owner/name``) and access token: where P1 issues go.
     gitea_repo: str | None = None
     gitea_token: str | None = field(default=None, repr=False)
+    #: The father's spool directory on this host (scenario 2 STEP 4's /father-messages).
+    father_messages: Path | None = None
+
+    @property
+    def distress_file(self) -> DistressFile | None:
+        """Where a failed recovery's distress line goes (None: no spool configured)."""
+        return None if self.father_messages is None else DistressFile(self.father_messages)
 
     @property
     def incidents_repo(self) -> IncidentsRepo | None:
@@ -156,4 +164,7 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         policy_error=policy_error,
         secrets=frozenset(s.secrets),
         policy_path=policy_path,
+        father_messages=s.path("SOPDRILL_FATHER_MESSAGES")
+        if s.optional("SOPDRILL_FATHER_MESSAGES")
+        else None,
     )

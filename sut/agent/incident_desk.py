@@ -13,6 +13,9 @@ taken), and Ollama answering slower than the P2 bound is a P2 logged once an epi
 nothing more (sut/agent/slowness.py). A process killed while OFFLINE for holding memory over
 SOP 4's bar is a P1 logged before the kill, once an episode, resolved when the process is
 gone (sut/agent/high_memory.py).
+A restart of a service that did not bring it back is its own incident, once an outage, and the
+distress signal of scenario 2 STEP 4: logged, then to the Dispatcher when it hears, and as the
+seed's line in the father's spool on this host (sut/agent/recovery.py).
 Every P1 reported is also owed a Gitea issue (the flow's "Gitea issue (P1)"), filed in the
 background on each round until Gitea takes it (sut/agent/issue_filing.py).
 Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
@@ -40,6 +43,7 @@ from sut.agent.integrity import KIND as DATA_CORRUPTION
 from sut.agent.integrity import DataIntegrity
 from sut.agent.issue_filing import IncidentsRepo, IssueFiler, Spawn, owed_issue
 from sut.agent.notifier import Notifier
+from sut.agent.recovery import DistressFile, FailedRecovery, RecoveryWatch, distress_line
 from sut.agent.resync_watch import CATEGORY as RESYNC_REFUSED
 from sut.agent.resync_watch import Escalation
 from sut.agent.riskcontrols import KIND as RISK_CONTROLS
@@ -87,6 +91,9 @@ class IncidentDesk:
     #: The incidents repository on Gitea (None: no issues filed) and how filings start.
     gitea: IncidentsRepo | None = None
     spawn: Spawn | None = None
+    #: The father's spool on this host (scenario 2 STEP 4's /father-messages); None: none.
+    father: DistressFile | None = None
+    recovery: RecoveryWatch = field(default_factory=RecoveryWatch)
     reporter: IncidentReporter = field(init=False)
     filer: IssueFiler = field(init=False)
     slowness: SlowWatch = field(init=False)
@@ -146,6 +153,8 @@ class IncidentDesk:
         self.log_slowness(health_check_wall_s or {})
         if processes is not None:
             self.resolve_runaways(processes)
+        for failed in self.recovery.news(self.decisions):
+            await self.recovery_failed(client, failed, online=online)
         await self.escalate_due()
         self.filer.poke(client)  # the owed issues, in the background: Gitea may be down
 
@@ -175,6 +184,7 @@ class IncidentDesk:
             if state == "running":
                 self.watch.resolve(outage_key(name))
                 self._outages_logged.discard(name)  # the next outage is a new incident
+        self.recovery.resolve(states)
 
     def log_slowness(self, health_check_wall_s: Mapping[str, float]) -> None:
         """Each service that just became slower than the P2 bound: one incident logged.
@@ -206,6 +216,35 @@ class IncidentDesk:
         )
 
     def resolve_runaways(self, processes: Mapping[int, ProcessUsage]) -> None:
+    async def recovery_failed(
+        self, client: httpx.AsyncClient, failed: FailedRecovery, *, online: bool
+    ) -> None:
+        """Scenario 2 STEP 4: "recovery FAILED", logged, then the father notified: the
+        distress signal (to the Dispatcher if it hears; watched, owed an issue) and the seed's
+        line in the father's spool, which needs no network the father may have lost."""
+        service = failed.service
+        spool = None if self.father is None else str(self.father.path)
+        await self.raise_incident(
+            client,
+            outage_kind(service),
+            service,
+            failed.message(),
+            online=online,
+            watched_as=outage_key(service),
+            tried=(failed.tried(),),
+            recovery="failed",
+            distress_file=spool,
+        )
+        if self.father is None:
+            return
+        try:
+            await asyncio.to_thread(self.father.write, distress_line(service, self.watch.now()))
+        except OSError as exc:  # the log holds it (above); the re-sync carries it (SOP 5.2)
+            self.count("distress_file_unwritable")
+            log.error("distress file unwritable", extra={"fields": {"error": str(exc)}})
+            return
+        self.count("distress_filed")
+
         """Every memory runaway reported and now gone or under the bar: its P1 is over."""
         for pid in self.memory.ended(processes):
             self.watch.resolve(watch_key(pid))

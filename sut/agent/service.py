@@ -132,6 +132,7 @@ class AgentService:
             DataIntegrity(cfg.protected_dirs),
             gitea=cfg.incidents_repo,
             spawn=self._spawn,
+            father=cfg.distress_file,
         )
         self._resync = Resync(
             self._client,

@@ -8,7 +8,10 @@ nanoseconds; ``"stream": false`` gives that final object alone with the whole re
 reply is a short deterministic sentence: no model runs here.
 
 Environment: ``SOPDRILL_OLLAMA_MODELS`` (comma-separated, default ``qwen2.5:1.5b,llama3.2:3b``),
-``SOPDRILL_OLLAMA_VERSION`` (what ``/api/version`` reports), and those of every service.
+``SOPDRILL_OLLAMA_VERSION`` (what ``/api/version`` reports), ``OLLAMA_MODELS`` (Ollama's own
+variable: its model store, made at start as ``ollama serve`` does; a store that cannot be
+made stops the start with one line, as the real one's ``Error: mkdir ...`` does) and those of
+every service.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from starlette.applications import Starlette
@@ -244,8 +248,25 @@ class OllamaStandIn:
         yield (json.dumps(final) + "\n").encode()
 
 
+def open_store(store: Path) -> None:
+    """Make the model store's ``blobs`` and ``manifests`` (Ollama's layout) unless there;
+    a store that cannot be made (a file in its way, no permission) is a failed start."""
+    for part in ("blobs", "manifests"):
+        try:
+            (store / part).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ServiceConfigError(
+                f"{SERVICE}: OLLAMA_MODELS: cannot open the model store {store}: "
+                f"{exc.strerror or type(exc).__name__}"
+            ) from None
+
+
 def create_app(settings: Settings) -> Starlette:
     """The Ollama stand-in configured from ``settings``."""
+    store = settings.optional("OLLAMA_MODELS")
+    if store:
+        # emergency-procedures.md scenario 2 STEP 4: a restart that cannot bring Ollama back.
+        open_store(Path(store))
     models = parse_models(
         settings.items("SOPDRILL_OLLAMA_MODELS", DEFAULT_MODELS), datetime.now(UTC)
     )

@@ -166,3 +166,17 @@ def test_sink_records_generate_and_chat_oldest_first(client: httpx.Client) -> No
 def test_no_models_configured_is_a_one_line_config_error() -> None:
     with pytest.raises(ServiceConfigError, match="SOPDRILL_OLLAMA_MODELS"):
         create_app(Settings("ollama", environ={"SOPDRILL_OLLAMA_MODELS": " , "}))
+
+
+def test_the_model_store_is_made_at_start_as_ollama_serve_does(tmp_path) -> None:
+    store = tmp_path / "models"
+    create_app(Settings("ollama", environ={"OLLAMA_MODELS": str(store)}))
+    assert sorted(p.name for p in store.iterdir()) == ["blobs", "manifests"]
+
+
+def test_a_store_that_cannot_be_made_fails_the_start_with_one_line(tmp_path) -> None:
+    # emergency-procedures.md scenario 2 STEP 4: the restart that cannot bring Ollama back.
+    store = tmp_path / "models"
+    store.write_text("a file where the store should be")
+    with pytest.raises(ServiceConfigError, match="OLLAMA_MODELS: cannot open the model store"):
+        create_app(Settings("ollama", environ={"OLLAMA_MODELS": str(store)}))
