@@ -12,6 +12,11 @@ went down are readable after its restart (scenario 3 STEP 3). The outage is a P1
 agent also files one Gitea issue for it in the incidents repository (notification flow,
 step 3: "Gitea issue (P1)"), read back by the harness before the P1's escalation timeout:
 at once for Ollama, once Gitea answers again for Gitea's own outage.
+
+An Ollama whose restart fails (its model store broken on its host) is scenario 2 STEP 4's
+"Ollama recovery FAILED": the agent tries the green-list restart, logs the failure and
+raises one distress signal for the father, the seed's line in father-messages/DISTRESS.txt
+on its own host, read by the harness from there, however often the restart is retried.
 """
 
 from __future__ import annotations
@@ -214,4 +219,75 @@ def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_ta
     assert [d["source"].split(":")[0] for d in restarts] == ["task"], (
         f"only the assigned task may restart {service} while online: {restarts}"
     )
+    steady_state("after", probes, policy, evidence)
+
+
+def recovery_failures(entries: list[dict]) -> list[dict]:
+    """The emergency log's failed-recovery incidents about Ollama (scenario 2 STEP 4)."""
+    return [e for e in outages_logged(entries, "ollama_down") if e.get("recovery") == "failed"]
+
+
+def failed_restarts(entries: list[dict]) -> list[dict]:
+    """The gate's ``failed`` restart_service decisions about Ollama."""
+    restarts = decisions(entries, "restart_service")
+    return [d for d in restarts if d["target"] == "ollama" and d["decision"] == "failed"]
+
+
+def test_ollama_whose_restart_fails_while_offline_raises_one_distress_signal(
+    policy, clock, evidence, probes, faults, deployment
+):
+    """OFFLINE + Ollama stopped, its store broken: restarts tried and failed, one distress."""
+    store = faults.make("break-ollama-store")
+    stop = faults.stop("ollama")
+    rto_sop = policy.rto.ollama_minutes
+    with probes.watch_modes() as watch:
+        steady_state("before", probes, policy, evidence)
+        with offline_by_storm(faults, watch, policy, clock), store, stop:
+            rto = clock.deadline(rto_sop)
+            # The script's restart, retried by the remediation loop: two failures at least,
+            # so that "one signal" below is one for an outage, not one for one attempt.
+            wait_until(
+                lambda: failed_restarts(probes.emergency_log()),
+                lambda seen: len(seen) >= 2,
+                timeout_s=max(rto.remaining_s(), probes.poll_interval_s),
+                describe="two failed restart_service ollama decisions within Ollama's RTO",
+            )
+            logged = wait_until(
+                lambda: recovery_failures(probes.emergency_log()),
+                timeout_s=max(rto.remaining_s(), probes.poll_interval_s),
+                describe="the 'Ollama recovery FAILED' incident in the emergency log",
+            )
+            spool = deployment.locate(logged[0]["distress_file"])
+            lines = wait_until(
+                lambda: (deployment.read(spool) or b"").decode().splitlines(),
+                timeout_s=max(rto.remaining_s(), probes.poll_interval_s),
+                describe=f"the distress line in the father's spool {spool}",
+            )
+            # Read after the spool: a signal raised before its log entry would show here.
+            assert len(recovery_failures(probes.emergency_log())) == 1
+            more = 2 * policy.deployment.remediation_interval_minutes
+            clock.hold(more, "two more remediation rounds: retries must tell the father nothing")
+            lines = (deployment.read(spool) or b"").decode().splitlines()
+            tries = failed_restarts(probes.emergency_log())
+            evidence.record("note", "drill", failed_restarts=len(tries), distress_lines=len(lines))
+            assert len(lines) == 1, f"one distress signal for one outage: {lines}"
+            assert lines[0].startswith("EMERGENCY: Ollama recovery failed at "), lines
+            [incident] = recovery_failures(probes.emergency_log())
+            assert incident["severity"] == policy.severity_of("ollama_down"), incident
+            assert "Ollama recovery FAILED" in incident["reason"], incident
+            # Only SOP 4's green-list restart, only on its own while OFFLINE.
+            assert {d["source"] for d in tries} == {"autonomous"}, tries
+            acted = [
+                e
+                for e in probes.emergency_log()
+                if e.get("kind") == "decision" and e.get("decision") in ("executed", "failed")
+            ]
+            assert {e["action"] for e in acted} == {"restart_service"}, acted
+            # The cause removed, the agent's next restart brings Ollama back.
+            store.revert()
+            wait_until(
+                lambda: probes.healthy("ollama"),
+                timeout_s=max(rto.remaining_s(), probes.poll_interval_s),
+                describe="Ollama healthy again once its store is back, within its RTO",
+            )
     steady_state("after", probes, policy, evidence)
