@@ -14,10 +14,10 @@ seeds' curl commands run against it unchanged but for the base URL and the token
 ``GET /api/v1/repos/{owner}/{repo}/issues/{index}``   the issue
 ``PATCH /api/v1/repos/{owner}/{repo}/issues/{index}`` EditIssueOption (``{"state": "closed"}``
                                                       closes it): 201, as Gitea answers an edit
+``GET``/``POST .../issues/{index}/comments``          its comments (sut/standins/gitea_comments.py)
 
-The token is read as Gitea reads it (services/auth/oauth2.go): ``?token=``, else
-``?access_token=``, else ``Authorization: token <t>`` or ``Bearer <t>``. A token that is not
-the one is 401 ``invalid username, password or token`` on every route (go-gitea/gitea#21671);
+The token is read as Gitea reads it (sut/standins/gitea_accounts.py). A token that is no
+account's is 401 ``invalid username, password or token`` on every route (go-gitea/gitea#21671);
 no token is anonymous: ``/user`` is 401 ``token is required``, and the repositories, private,
 are 404 to anyone but the token's user, as Gitea hides a private repository. ``sudo`` (query
 or header) is 403: that user is no admin. Errors are Gitea's ``{"message", "url"}``
@@ -28,21 +28,24 @@ type, an unknown assignee, a POST that is neither JSON nor a form. curl's ``-d``
 a form: the seeds' scenario 4 STEP 3 command, as written, gets ``422 [Title]: Required``
 here, as from Gitea.
 
-Issues have ids across the instance and numbers per repository from 1; the one user here,
-the token's, is the only possible assignee; labels and milestones (there are none) are taken
+Two accounts may sign in: the token's user, and a collaborator on every repository if one is
+configured (emergency-procedures.md scenario 4 STEP 3: the father files an issue in the child's
+repository with a token of its own); an issue or comment is posted by the caller's account.
+Issues have ids across the instance and numbers per repository from 1; the token's user is
+the only possible assignee; labels and milestones (there are none) are taken
 and dropped. The sink records each issue created, its ``body`` the option as bound.
 
 Environment: ``SOPDRILL_GITEA_TOKEN`` (the access token, a secret: never logged),
 ``SOPDRILL_GITEA_USER`` (its user's login, default ``ops-agent``), ``SOPDRILL_GITEA_REPOS``
 (comma-separated ``owner/name``, default ``ops/incidents``; an owner other than the user is
-an organization), ``SOPDRILL_GITEA_VERSION``, ``SOPDRILL_GITEA_DATA`` (a directory: the
-issues outlive a restart in its ``issues.json``; in memory without it), and those of every
-service.
+an organization), ``SOPDRILL_GITEA_COLLABORATOR`` and ``SOPDRILL_GITEA_COLLABORATOR_TOKEN``
+(the second account and its token, a secret), ``SOPDRILL_GITEA_VERSION``,
+``SOPDRILL_GITEA_DATA`` (a directory: the issues outlive a restart in its ``issues.json``; in
+memory without it), and those of every service.
 """
 
 from __future__ import annotations
 
-import hmac
 import math
 import time
 from collections.abc import Mapping
@@ -57,6 +60,8 @@ from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
 from sut.standins.app import guarded_app, run
 from sut.standins.fault import Fault
+from sut.standins.gitea_accounts import Accounts, base_url, first, gitea_error
+from sut.standins.gitea_comments import CommentRoutes, open_comments
 from sut.standins.gitea_issues import (
     CREATE_OPTION,
     EDIT_OPTION,
@@ -89,28 +94,6 @@ MAX_PAGE_SIZE: Final = 50  # app.ini [api] MAX_RESPONSE_ITEMS
 _log = get_logger(f"sut.standins.{SERVICE}")  # stable when run as __main__
 
 
-def _base(request: Request) -> str:
-    # Gitea writes its ROOT_URL; here it is the URL the client used, ending in "/".
-    return str(request.base_url)
-
-
-def gitea_error(request: Request, status: int, message: str, **headers: str) -> JSONResponse:
-    """Gitea's API error: ``{"message", "url"}``, the URL being its API documentation."""
-    body = {"message": message, "url": f"{_base(request)}api/swagger"}
-    return JSONResponse(body, status, headers=headers or None)
-
-
-def _first(request: Request, name: str) -> str:
-    """The query parameter's first value, as Go's FormValue reads it; "" when absent."""
-    values = request.query_params.getlist(name)
-    return values[0] if values else ""
-
-
-def _secret_bytes(text: str) -> bytes:
-    # Any text compares, lone surrogates of an undecodable environment value included.
-    return text.encode("utf-8", "surrogatepass")
-
-
 def _go_int(text: str) -> int:
     # ctx.FormInt and ctx.PathParamInt64: 0 for anything strconv does not take.
     return atoi(text) or 0
@@ -127,8 +110,10 @@ class GiteaStandIn:
         version: str,
         book: IssueBook,
         sink: Sink,
+        collaborator: tuple[str, Account] | None = None,
     ) -> None:
-        self._token = _secret_bytes(token)
+        self.accounts = Accounts(token, user, collaborator)
+        self._signed = self.accounts.signed
         self.user = user
         self.repositories = repositories
         self.version = version
@@ -136,25 +121,18 @@ class GiteaStandIn:
         self.sink = sink
         self.since = rfc3339(int(time.time()))
 
-    def _presented(self, request: Request) -> str | None:
-        for name in ("token", "access_token"):
-            if given := _first(request, name):
-                return given
-        scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-        if scheme.lower() not in ("token", "bearer"):
-            return None  # another scheme is no token: the caller stays anonymous
-        return value.strip() or None
+    def caller(self, request: Request) -> Account:
+        """The account whose token signed ``request`` (after ``repository_for``)."""
+        return self.accounts.caller(request)
 
-    def _signed(self, request: Request) -> bool | Response:
-        """True for the token's user, False for no one; the 401 or 403 otherwise."""
-        presented = self._presented(request)
-        if presented is not None and not hmac.compare_digest(_secret_bytes(presented), self._token):
-            return gitea_error(request, 401, "invalid username, password or token")
-        if _first(request, "sudo") or request.headers.get("sudo"):
-            return gitea_error(request, 403, "Only administrators allowed to sudo.")
-        return presented is not None
+    def account(self, login: str) -> Account:
+        """The account called ``login``; Gitea's ghost for one it does not know."""
+        return self.accounts.named(login)
 
-    def _repository(self, request: Request) -> Repository | Response:
+    error = staticmethod(gitea_error)
+
+    def repository_for(self, request: Request) -> Repository | Response:
+        """The repository the path names, for a signed caller; its 401, 403 or 404 otherwise."""
         signed = self._signed(request)
         if isinstance(signed, Response):
             return signed
@@ -162,7 +140,8 @@ class GiteaStandIn:
         found = self.repositories.get(key)
         return found if found is not None and signed else gitea_error(request, 404, "not found")
 
-    def _issue(self, request: Request, repository: Repository) -> Issue | Response:
+    def issue_for(self, request: Request, repository: Repository) -> Issue | Response:
+        """The issue the path names in ``repository``; 404 otherwise."""
         found = self.book.get(repository.key, _go_int(request.path_params["index"]))
         return found if found is not None else gitea_error(request, 404, "not found")
 
@@ -178,30 +157,30 @@ class GiteaStandIn:
             return signed
         if not signed:
             return gitea_error(request, 401, "token is required")
-        return JSONResponse(self.user.as_json(_base(request), self.since))
+        return JSONResponse(self.caller(request).as_json(base_url(request), self.since))
 
     async def repository(self, request: Request) -> Response:
         """``GET /api/v1/repos/{owner}/{repo}``."""
-        found = self._repository(request)
+        found = self.repository_for(request)
         if isinstance(found, Response):
             return found
-        body = found.as_json(_base(request), self.since, self.book.count_open(found.key))
+        body = found.as_json(base_url(request), self.since, self.book.count_open(found.key))
         return JSONResponse(body)
 
     async def list_issues(self, request: Request) -> Response:
         """``GET /api/v1/repos/{owner}/{repo}/issues``: one page, newest first."""
-        found = self._repository(request)
+        found = self.repository_for(request)
         if isinstance(found, Response):
             return found
-        state = _first(request, "state")
+        state = first(request, "state")
         state = state if state in ("closed", "all") else "open"
-        issues = [] if _first(request, "type") == "pulls" else self.book.listing(found.key, state)
-        page, limit = _go_int(_first(request, "page")), _go_int(_first(request, "limit"))
+        issues = [] if first(request, "type") == "pulls" else self.book.listing(found.key, state)
+        page, limit = _go_int(first(request, "page")), _go_int(first(request, "limit"))
         limit = DEFAULT_PAGE_SIZE if limit <= 0 else min(limit, MAX_PAGE_SIZE)
         start = (max(page, 1) - 1) * limit
         shown = [self._json(request, i, found) for i in issues[start : start + limit]]
         headers = {"X-Total-Count": str(len(issues))}
-        url = f"{_base(request)}{quote(request.scope['path'][1:])}"
+        url = f"{base_url(request)}{quote(request.scope['path'][1:])}"
         query = request.query_params.multi_items()
         if link := link_header(url, query, len(issues), limit, page):
             headers["Link"] = link
@@ -209,17 +188,17 @@ class GiteaStandIn:
 
     async def get_issue(self, request: Request) -> Response:
         """``GET /api/v1/repos/{owner}/{repo}/issues/{index}``."""
-        found = self._repository(request)
+        found = self.repository_for(request)
         if isinstance(found, Response):
             return found
-        issue = self._issue(request, found)
+        issue = self.issue_for(request, found)
         if isinstance(issue, Response):
             return issue
         return JSONResponse(self._json(request, issue, found))
 
     async def create_issue(self, request: Request) -> Response:
         """``POST /api/v1/repos/{owner}/{repo}/issues``: 201 and the new issue."""
-        found = self._repository(request)
+        found = self.repository_for(request)
         if isinstance(found, Response):
             return found
         bound = await self._read(request, "CreateIssueOption", CREATE_OPTION)
@@ -235,7 +214,7 @@ class GiteaStandIn:
             "title": bound["title"],
             "body": bound.get("body", ""),
             "ref": bound.get("ref", ""),
-            "poster": self.user.login,
+            "poster": self.caller(request).login,
             "assignees": assignees or (),
             "closed_unix": now if bound.get("closed") else None,
             "deadline_unix": bound.get("due_date"),
@@ -243,7 +222,7 @@ class GiteaStandIn:
         try:
             issue = self.book.open(found.key, now, **content)
         except OSError as exc:
-            return self._not_stored(request, exc)
+            return self.not_stored(request, exc)
         where = {"repo": found.full_name, "number": issue.number}
         self.sink.record(
             request.method,
@@ -258,14 +237,14 @@ class GiteaStandIn:
 
     async def edit_issue(self, request: Request) -> Response:
         """``PATCH /api/v1/repos/{owner}/{repo}/issues/{index}``: 201 and the issue as edited."""
-        found = self._repository(request)
+        found = self.repository_for(request)
         if isinstance(found, Response):
             return found
         # Gitea binds the body before its handler looks the issue up.
         bound = await self._read(request, "EditIssueOption", EDIT_OPTION)
         if isinstance(bound, Response):
             return bound
-        issue = self._issue(request, found)
+        issue = self.issue_for(request, found)
         if isinstance(issue, Response):
             return issue
         assignees = self._assignees(request, bound)
@@ -290,7 +269,7 @@ class GiteaStandIn:
         try:
             edited = self.book.edit(issue, **changes)
         except OSError as exc:
-            return self._not_stored(request, exc)
+            return self.not_stored(request, exc)
         _log.info(
             "issue edited", extra={"fields": {"repo": found.full_name, "number": issue.number}}
         )
@@ -317,9 +296,11 @@ class GiteaStandIn:
         return (self.user.login,) if any(names) else ()
 
     def _json(self, request: Request, issue: Issue, repository: Repository) -> dict[str, Any]:
-        return issue_json(issue, repository, self.user, _base(request), self.since)
+        poster = self.account(issue.poster)
+        return issue_json(issue, repository, self.user, base_url(request), self.since, poster)
 
-    def _not_stored(self, request: Request, exc: OSError) -> Response:
+    def not_stored(self, request: Request, exc: OSError) -> Response:
+        """A 500 for a write the disk refused."""
         # A full or read-only disk: Gitea's database would refuse the write too.
         _log.error("issues not stored", extra={"fields": {"error": str(exc)}})
         return gitea_error(request, 500, "")
@@ -351,9 +332,18 @@ def create_app(settings: Settings) -> Starlette:
         )
     user = Account(1, login)
     repositories = parse_repositories(settings.items("SOPDRILL_GITEA_REPOS", DEFAULT_REPOS), user)
-    book = open_book(settings.optional("SOPDRILL_GITEA_DATA"))
+    data = settings.optional("SOPDRILL_GITEA_DATA")
+    book = open_book(data)
     version = settings.text("SOPDRILL_GITEA_VERSION", DEFAULT_VERSION)
-    standin = GiteaStandIn(token, user, repositories, version, book, Sink())
+    collaborator = None
+    if other := settings.optional("SOPDRILL_GITEA_COLLABORATOR"):
+        if not NAME.match(other) or other.lower() == login.lower():
+            raise ServiceConfigError(
+                f"{SERVICE}: SOPDRILL_GITEA_COLLABORATOR: expected another login, got {other!r}"
+            )
+        collaborator = (settings.secret("SOPDRILL_GITEA_COLLABORATOR_TOKEN"), Account(2, other))
+    standin = GiteaStandIn(token, user, repositories, version, book, Sink(), collaborator)
+    comments = CommentRoutes(standin, open_comments(data))
     repo, issue = (
         f"{API}/repos/{{owner}}/{{repo}}",
         f"{API}/repos/{{owner}}/{{repo}}/issues/{{index}}",
@@ -366,6 +356,7 @@ def create_app(settings: Settings) -> Starlette:
         ("POST", f"{repo}/issues", standin.create_issue),
         ("GET", issue, standin.get_issue),
         ("PATCH", issue, standin.edit_issue),
+        *comments.routes(issue),
     ]
     return guarded_app(api, standin.sink, standin.render_fault, _route_error)
 

@@ -177,10 +177,17 @@ def link_header(
 
 
 def issue_json(
-    issue: Issue, repository: Repository, user: Account, base: str, since: str
+    issue: Issue,
+    repository: Repository,
+    user: Account,
+    base: str,
+    since: str,
+    poster: Account | None = None,
 ) -> dict[str, Any]:
-    """Gitea's Issue object for ``issue`` of ``repository``; ``user`` is the one user here."""
-    poster = user if issue.poster.lower() == user.login.lower() else GHOST
+    """Gitea's Issue object for ``issue`` of ``repository``; ``user`` is the token's user,
+    ``poster`` the account that opened it (the user, or the ghost, when not given)."""
+    if poster is None:
+        poster = user if issue.poster.lower() == user.login.lower() else GHOST
     mine = [name for name in issue.assignees if name.lower() == user.login.lower()]
     people = [user.as_json(base, since) for _ in mine[:1]]
     path = f"{repository.full_name}/issues/{issue.number}"
