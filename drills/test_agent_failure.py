@@ -21,6 +21,7 @@ health checks, stand-in sinks, the emergency log on disk, the dispatcher's API.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -29,6 +30,7 @@ from fixtures.agent_restart import AGENT, await_restart, log_continues, silences
 from fixtures.lifecycle import marker_entries
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
+from sop.alert_file import AGENT_FAILURE
 
 #: How the agent fails -> the fault that makes it fail that way.
 FAILURES = ("kill", "hang")
@@ -189,3 +191,59 @@ def test_agent_killed_owing_its_alert_sends_it_once_restarted(
         # SOP 3: one marker, one alert in the template on Discord, Signal quiet.
         drill.expect_alert("scenario_a", channel="discord")
         log_continues(before, probes.emergency_log())
+
+
+def alerts_on_disk(probes, before):
+    """The lines the agent's host added to its EMERGENCY_ALERT.txt since ``before``."""
+    return probes.emergency_alerts("ops")[len(before) :]
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+def test_agent_that_cannot_start_again_is_alerted_p0_once_unresolved_and_comes_back_freed(
+    policy, clock, drill, probes, faults, topology
+):
+    """Scenario 1 past Level 1: the agent killed and kept from starting again (its port
+    taken), so every restart (STEP 2, STEP 3) fails. Once it has not come back within the
+    Agent Operations RTO its host's EMERGENCY_ALERT.txt gets one line "P0: Agent failure"
+    (STEP 4, "Immediate if unresolved"): never before the RTO, never twice; no OFFLINE, no
+    alert to 0x01's channels; freed, it comes back by itself, its log whole."""
+    rto = policy.rto.agent_operations_minutes
+    # The watchdog looks once per probe interval (SOP 2A.2's cadence): the failure is
+    # first seen within one interval of the kill, and the alert is due one RTO after that.
+    interval = policy.scenario_a.api_probe_interval_minutes
+    with drill.steady():
+        log_before = probes.emergency_log()
+        before = probes.emergency_alerts("ops")
+        fault = faults.make("port_taken", {"service": AGENT})
+        with drill.inject(fault):
+            assert fault.injected_at_mono is not None
+            since_s = time.monotonic() - fault.injected_at_mono
+            clock.hold(max(rto - clock.sop_minutes(since_s), 0.0), "no P0 before the RTO")
+            assert alerts_on_disk(probes, before) == [], "STEP 4: reported before the RTO"
+            due = rto + interval + DETECTION_TOLERANCE_MINUTES
+            remaining_s = clock.wall_seconds(due) - (time.monotonic() - fault.injected_at_mono)
+            alerts = wait_until(
+                lambda: alerts_on_disk(probes, before),
+                lambda seen: len(seen) > 0,
+                timeout_s=max(remaining_s, probes.poll_interval_s),
+                describe=f"one P0 line in the agent host's EMERGENCY_ALERT.txt within {due:g} "
+                "SOP-min of the kill (RTO + one watchdog interval + tolerance)",
+                hint="the watchdog's log beside the agent's",
+            )
+            assert [(a.severity, a.what) for a in alerts] == [
+                (policy.severity_of("agent_down"), AGENT_FAILURE)
+            ], alerts
+            # Still unresolved a while later: still the one line (once per failure).
+            clock.hold(interval * policy.scenario_a.api_failures, "no second P0")
+            assert alerts_on_disk(probes, before) == alerts, "STEP 4: one alert per failure"
+            assert not probes.healthy(AGENT), "the port is still taken: the agent is down"
+        # Freed (the revert ends the holder): back by its host's own doing, within the RTO.
+        assert fault.started_by_revert is False, "the agent did not come back by itself"
+        assert fault.back_after_s is not None
+        assert clock.sop_minutes(fault.back_after_s) <= rto
+        log_continues(log_before, probes.emergency_log())
+    assert alerts_on_disk(probes, before) == alerts, "back: no further alert"
+    # The dispatcher never stopped answering: no OFFLINE, nothing to 0x01's channels.
+    drill.expect_no_alarm(True)

@@ -215,7 +215,6 @@ class IncidentDesk:
             **found.details(),
         )
 
-    def resolve_runaways(self, processes: Mapping[int, ProcessUsage]) -> None:
     async def recovery_failed(
         self, client: httpx.AsyncClient, failed: FailedRecovery, *, online: bool
     ) -> None:
@@ -245,6 +244,7 @@ class IncidentDesk:
             return
         self.count("distress_filed")
 
+    def resolve_runaways(self, processes: Mapping[int, ProcessUsage]) -> None:
         """Every memory runaway reported and now gone or under the bar: its P1 is over."""
         for pid in self.memory.ended(processes):
             self.watch.resolve(watch_key(pid))

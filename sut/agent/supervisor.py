@@ -80,6 +80,10 @@ class Supervisor:
         """Send ``signal_name`` (``KILL``...) to ``name``'s process via supervisord, blocking."""
         self._call("signalProcess", name, signal_name)
 
+    def launch(self, name: str) -> None:
+        """Start ``name`` without waiting for it to come up (the watchdog's STEP 3), blocking."""
+        self._call("startProcess", name, False)
+
     async def states(self) -> dict[str, str]:
         """Program name -> ``running``, ``down``, ``starting`` (up for less than
         STARTUP_GRACE_S) or ``stopping`` (in between: leave it be)."""

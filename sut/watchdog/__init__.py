@@ -4,6 +4,6 @@
 sut/watchdog/watchdog.py for when it kills a hung agent so that supervisord restarts it.
 """
 
-from sut.watchdog.watchdog import MIN_TIMEOUT_S, Rule, Verdicts, Watchdog, look_at
+from sut.watchdog.watchdog import MIN_TIMEOUT_S, Rule, Unresolved, Verdicts, Watchdog, look_at
 
-__all__ = ["MIN_TIMEOUT_S", "Rule", "Verdicts", "Watchdog", "look_at"]
+__all__ = ["MIN_TIMEOUT_S", "Rule", "Unresolved", "Verdicts", "Watchdog", "look_at"]

@@ -11,19 +11,29 @@ supervisord then restarts it as it would any crash, well within the Agent Operat
 Only silence counts: a refused connection is an agent still starting (or dead, which is
 supervisord's own business), and any HTTP answer, a 503 included (an agent failing closed
 or with a stopped loop is alive and says so), proves the process is not hung.
+
+When Level 1 does not bring it back (scenario 1 STEP 2's restart and STEP 3's manual
+launch both fail: an agent that exits at every start, until supervisord gives up, FATAL)
+the watchdog launches it again itself each round supervisord has given up (STEP 3), and
+once the agent has not answered for the Agent Operations RTO (Appendix B: the bound on
+bringing it back) the failure is unresolved: STEP 4, "Notify Grandfather (Immediate if
+unresolved)", one line ``P0: Agent failure at ...`` in the host's EMERGENCY_ALERT.txt,
+once per failure (``Unresolved``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import httpx
 
+from sop.alert_file import AGENT_FAILURE
 from sop.policy import Policy
 from sop.timescale import TimeScale
+from sut.runtime.alertfile import AlertFile
 from sut.runtime.jsonlog import get_logger
 
 log = get_logger("sut.watchdog")
@@ -35,15 +45,24 @@ Look = Literal["answered", "silent", "refused"]
 #: probe timeout is half a second, shorter than a loaded 2-core host's scheduling hiccup,
 #: and a healthy agent killed for it would be a fault of the watchdog's own making.
 MIN_TIMEOUT_S = 2.0
+#: supervisord's word for a program it stopped on request: not a failure, nothing to heal.
+STOPPED = "STOPPED"
+#: ... and for one it gave up restarting (startretries exhausted): STEP 3's turn.
+FATAL = "FATAL"
+#: The watchdog's own word when supervisord did not answer: no news this round.
+UNKNOWN = "UNKNOWN"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """When the watchdog looks, how long it waits for an answer, how many silences it takes."""
+    """When the watchdog looks, how long it waits for an answer, how many silences it takes;
+    how long a failure may last before it is unresolved, and the level it is reported at."""
 
     interval_s: float
     timeout_s: float
     misses: int
+    unresolved_s: float
+    severity: str
 
     @classmethod
     def of(cls, policy: Policy, scale: TimeScale) -> Rule:
@@ -55,6 +74,9 @@ class Rule:
                 scale.wall_seconds(policy.deployment.api_probe_timeout_minutes), MIN_TIMEOUT_S
             ),
             misses=rule.api_failures,
+            # Appendix B: the agent back within its RTO, else scenario 1 STEP 4 (P0).
+            unresolved_s=scale.wall_seconds(policy.rto.agent_operations_minutes),
+            severity=policy.severity_of("agent_down"),
         )
 
 
@@ -85,6 +107,38 @@ class Verdicts:
         return True
 
 
+class Unresolved:
+    """How long the agent has been failed; says once per failure when it is unresolved. Pure."""
+
+    def __init__(self, after_s: float) -> None:
+        self.after_s = after_s
+        self._failed_since: float | None = None
+        self._alerted = False
+
+    @property
+    def failed_since(self) -> float | None:
+        """When the current failure was first seen (None: none)."""
+        return self._failed_since
+
+    def observe(self, now: float, failed: bool | None) -> bool:
+        """Fold one round in (``failed`` None: no news); True: alert now, once per failure."""
+        if failed is None:
+            return False
+        if not failed:  # answering (or stopped on purpose): the failure, if any, is over
+            self._failed_since, self._alerted = None, False
+            return False
+        if self._failed_since is None:
+            self._failed_since = now
+        if self._alerted or now - self._failed_since < self.after_s:
+            return False
+        self._alerted = True
+        return True
+
+    def retry(self) -> None:
+        """The alert could not be written: say it again next round."""
+        self._alerted = False
+
+
 def look_at(client: httpx.Client, url: str, timeout_s: float) -> Look:
     """GET ``url``: answered (any status), silent (accepted, no answer) or refused."""
     try:
@@ -103,6 +157,8 @@ class Manager(Protocol):
 
     def send_signal(self, name: str, signal_name: str) -> None: ...
 
+    def launch(self, name: str) -> None: ...
+
 
 @dataclass
 class Watchdog:
@@ -113,21 +169,32 @@ class Watchdog:
     manager: Manager
     rule: Rule
     sleep: Callable[[float], None] = time.sleep
+    alert: AlertFile = field(default_factory=lambda: AlertFile(None))
+    clock: Callable[[], float] = time.monotonic
 
-    def running_pid(self) -> int | None:
-        """The program's pid while supervisord calls it RUNNING (else None: not watched)."""
+    def status(self) -> tuple[str, int | None]:
+        """supervisord's state of the program, and its pid while RUNNING (else None)."""
         try:
             info = self.manager.process_info(self.program)
         except Exception as exc:  # supervisord restarting or busy: look again next round
             log.warning("process manager unreachable", extra={"fields": {"error": str(exc)}})
-            return None
-        pid = info.get("pid")
-        return pid if info.get("statename") == "RUNNING" and isinstance(pid, int) else None
+            return UNKNOWN, None
+        pid, state = info.get("pid"), str(info.get("statename"))
+        return state, pid if state == "RUNNING" and isinstance(pid, int) else None
 
-    def round(self, client: httpx.Client, verdicts: Verdicts) -> bool:
-        """One look; kill the process if it is hung. True: it was killed."""
-        pid = self.running_pid()
+    def running_pid(self) -> int | None:
+        """The program's pid while supervisord calls it RUNNING (else None: not watched)."""
+        return self.status()[1]
+
+    def round(
+        self, client: httpx.Client, verdicts: Verdicts, unresolved: Unresolved | None = None
+    ) -> bool:
+        """One look; kill the process if it is hung, launch it if supervisord gave up, alert
+        if it stays failed (``unresolved``). True: it was killed."""
+        state, pid = self.status()
         look: Look = "refused" if pid is None else look_at(client, self.url, self.rule.timeout_s)
+        if unresolved is not None:
+            self._escalate(state, look, unresolved)
         if not verdicts.observe(pid, look):
             return False
         fields = {"program": self.program, "pid": pid, "silent_looks": self.rule.misses}
@@ -142,9 +209,26 @@ class Watchdog:
             return False
         return True
 
+    def _escalate(self, state: str, look: Look, unresolved: Unresolved) -> None:
+        """Scenario 1 STEP 3 (launch again) and STEP 4 (the P0 alert once unresolved)."""
+        failed = None if state == UNKNOWN else state != STOPPED and look != "answered"
+        if state == FATAL:
+            # STEP 3 "Manual Agent Launch": supervisord gave up; try once more, every round.
+            try:
+                self.manager.launch(self.program)
+            except Exception as exc:  # still failing at start: FATAL again, next round
+                log.warning("launch failed", extra={"fields": {"error": str(exc)}})
+        if not unresolved.observe(self.clock(), failed):
+            return
+        fields = {"program": self.program, "state": state, "after_s": self.rule.unresolved_s}
+        log.error("unresolved: not back within the RTO", extra={"fields": fields})
+        if not self.alert.write(self.rule.severity, AGENT_FAILURE):
+            unresolved.retry()
+
     def run(self, rounds: int | None = None) -> None:
         """Look every ``interval_s`` at fixed instants (``rounds``: stop after that many)."""
         verdicts = Verdicts(self.rule.misses)
+        unresolved = Unresolved(self.rule.unresolved_s)
         log.info(
             "watchdog started",
             extra={"fields": {"program": self.program, "url": self.url, **self.rule.__dict__}},
@@ -153,7 +237,7 @@ class Watchdog:
         done = 0
         with httpx.Client(trust_env=False) as client:
             while rounds is None or done < rounds:
-                self.round(client, verdicts)
+                self.round(client, verdicts, unresolved)
                 done += 1
                 # A round longer than the interval (a look waiting out its timeout) is not
                 # made up with a burst: the next one starts now.
