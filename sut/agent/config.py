@@ -10,6 +10,7 @@ from sop.errors import PolicyError, ServiceConfigError
 from sop.observations import HEALTH_PATHS
 from sop.policy import DEFAULT_POLICY_PATH, Policy, load_policy
 from sop.timescale import TimeScale
+from sut.agent.father_channel import FatherLink, FatherRepo
 from sut.agent.issue_filing import IncidentsRepo
 from sut.agent.notifier import ChannelConfig
 from sut.agent.recovery import DistressFile
@@ -52,11 +53,18 @@ class AgentConfig:
     gitea_token: str | None = field(default=None, repr=False)
     #: The father's spool directory on this host (scenario 2 STEP 4's /father-messages).
     father_messages: Path | None = None
+    #: The child's repository on Gitea and the father's login there (scenario 4 STEP 3).
+    father_repo: str | None = None
+    father_login: str | None = None
 
     @property
-    def distress_file(self) -> DistressFile | None:
-        """Where a failed recovery's distress line goes (None: no spool configured)."""
-        return None if self.father_messages is None else DistressFile(self.father_messages)
+    def father(self) -> FatherLink:
+        """The ways to the father besides the Dispatcher's link: the distress spool (None
+        unless configured) and its messages on Gitea (None unless all of it is set)."""
+        spool = None if self.father_messages is None else DistressFile(self.father_messages)
+        parts = (self.gitea_url, self.father_repo, self.father_login, self.gitea_token)
+        gitea = FatherRepo(*parts) if all(parts) else None  # type: ignore[arg-type]
+        return FatherLink(spool, gitea)
 
     @property
     def incidents_repo(self) -> IncidentsRepo | None:
@@ -84,6 +92,17 @@ def _valid_scope(scope: str) -> bool:
         return True
     name, equals, _ = scope.removeprefix("env:").partition("=")
     return scope.startswith("env:") and bool(name) and bool(equals)
+
+
+def _repo(s: Settings, name: str) -> str | None:
+    """A Gitea repository ``owner/name`` from variable ``name``, if set."""
+    repo = s.optional(name)
+    owner, slash, rest = (repo or "x/x").partition("/")
+    if not (owner and slash and rest) or "/" in rest:
+        raise ServiceConfigError(
+            f"agent: {name}: expected owner/name such as ops/incidents, got {repo!r}"
+        )
+    return repo
 
 
 def load_config(settings: Settings | None = None) -> AgentConfig:
@@ -125,13 +144,7 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         signal_number=s.optional("SOPDRILL_SIGNAL_NUMBER"),
         signal_recipient=s.optional("SOPDRILL_SIGNAL_RECIPIENT"),
     )
-    gitea_repo = s.optional("SOPDRILL_GITEA_REPO")
-    owner, slash, name = (gitea_repo or "x/x").partition("/")
-    if not (owner and slash and name) or "/" in name:
-        raise ServiceConfigError(
-            f"agent: SOPDRILL_GITEA_REPO: expected owner/name such as ops/incidents, "
-            f"got {gitea_repo!r}"
-        )
+    gitea_repo = _repo(s, "SOPDRILL_GITEA_REPO")
     supervisor_url = s.optional("SOPDRILL_SUPERVISOR_URL")
     if supervisor_url:
         s.secrets.add(supervisor_url)
@@ -167,4 +180,6 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         father_messages=s.path("SOPDRILL_FATHER_MESSAGES")
         if s.optional("SOPDRILL_FATHER_MESSAGES")
         else None,
+        father_repo=_repo(s, "SOPDRILL_FATHER_REPO"),
+        father_login=s.optional("SOPDRILL_FATHER_GITEA_USER"),
     )

@@ -148,6 +148,13 @@ class Detector:
             self._state, mode="offline", since=self._start, trigger=trigger, detected_at=detected_at
         )
 
+    def orphaned(self, now: float) -> bool:
+        """Whether the father is unreachable over its own link at SOP minute ``now``:
+        OFFLINE, or no valid heartbeat for SOP 2A.1's silence (emergency-procedures.md
+        scenario 4: "Father heartbeat missing"), whatever the API probes say."""
+        silent = now - self._silence_mark() >= self._policy.scenario_a.silence_minutes
+        return self._state.mode == "offline" or silent
+
     def resynced(self, now: float) -> Transition:
         """Re-sync finished (SOP 5): ``recovering -> online``; anything else is a caller bug."""
         if self._state.mode != "recovering":

@@ -35,6 +35,7 @@ import httpx
 from sop.policy import Policy
 from sut.agent.emlog import Recorder
 from sut.agent.escalation import CATEGORY, EscalationWatch
+from sut.agent.father_channel import FatherChannel, FatherLink
 from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
 from sut.agent.high_memory import KIND as HIGH_MEMORY
 from sut.agent.high_memory import MemoryWatch, runaway, watch_key
@@ -43,7 +44,7 @@ from sut.agent.integrity import KIND as DATA_CORRUPTION
 from sut.agent.integrity import DataIntegrity
 from sut.agent.issue_filing import IncidentsRepo, IssueFiler, Spawn, owed_issue
 from sut.agent.notifier import Notifier
-from sut.agent.recovery import DistressFile, FailedRecovery, RecoveryWatch, distress_line
+from sut.agent.recovery import FailedRecovery, RecoveryWatch, distress_line
 from sut.agent.resync_watch import CATEGORY as RESYNC_REFUSED
 from sut.agent.resync_watch import Escalation
 from sut.agent.riskcontrols import KIND as RISK_CONTROLS
@@ -91,9 +92,11 @@ class IncidentDesk:
     #: The incidents repository on Gitea (None: no issues filed) and how filings start.
     gitea: IncidentsRepo | None = None
     spawn: Spawn | None = None
-    #: The father's spool on this host (scenario 2 STEP 4's /father-messages); None: none.
-    father: DistressFile | None = None
+    #: The father's spool on this host and its messages on Gitea (sut/agent/father_channel.py).
+    father: FatherLink = field(default_factory=FatherLink)
     recovery: RecoveryWatch = field(default_factory=RecoveryWatch)
+    #: Reads the father's messages while orphaned (None: no repository to read).
+    messages: FatherChannel | None = field(default=None, init=False)
     reporter: IncidentReporter = field(init=False)
     filer: IssueFiler = field(init=False)
     slowness: SlowWatch = field(init=False)
@@ -103,6 +106,9 @@ class IncidentDesk:
 
     def __post_init__(self) -> None:
         self.filer = IssueFiler(self.gitea, self.timeout_s, self.record, self.spawn)
+        if (gitea := self.father.gitea) is not None:
+            channel = FatherChannel(gitea, self.agent, self.timeout_s, self.record, self.spawn)
+            self.messages = channel
         self.slowness = SlowWatch(self.policy.latency)
         self.memory = MemoryWatch(self.policy.green_list.kill_runaway)
         self.reporter = IncidentReporter(
@@ -127,10 +133,12 @@ class IncidentDesk:
         online: bool,
         health_check_wall_s: Mapping[str, float] | None = None,
         processes: Mapping[int, ProcessUsage] | None = None,
+        orphaned: bool = False,
     ) -> None:
         """One look at everything that raises or resolves an incident, then the escalations;
         ``health_check_wall_s``: the wall seconds each health check took to answer 200;
-        ``processes``: the in-scope processes as sampled (None: not known this round)."""
+        ``processes``: the in-scope processes as sampled (None: not known this round);
+        ``orphaned``: the father unreachable over its own link (its messages come by Gitea)."""
         news = self.risk.news()
         if news.failed is not None:
             reason = news.failed.reason
@@ -157,6 +165,8 @@ class IncidentDesk:
             await self.recovery_failed(client, failed, online=online)
         await self.escalate_due()
         self.filer.poke(client)  # the owed issues, in the background: Gitea may be down
+        if orphaned and self.messages is not None:  # scenario 4 STEP 3, in the background too
+            self.messages.poke(client)
 
     def file_p1(self, kind: str, signal: dict[str, Any], tried: Sequence[str]) -> None:
         """Owe a Gitea issue for ``signal`` if it is a P1 (notification flow, step 3)."""
@@ -222,7 +232,8 @@ class IncidentDesk:
         distress signal (to the Dispatcher if it hears; watched, owed an issue) and the seed's
         line in the father's spool, which needs no network the father may have lost."""
         service = failed.service
-        spool = None if self.father is None else str(self.father.path)
+        father = self.father.spool
+        spool = None if father is None else str(father.path)
         await self.raise_incident(
             client,
             outage_kind(service),
@@ -234,10 +245,10 @@ class IncidentDesk:
             recovery="failed",
             distress_file=spool,
         )
-        if self.father is None:
+        if father is None:
             return
         try:
-            await asyncio.to_thread(self.father.write, distress_line(service, self.watch.now()))
+            await asyncio.to_thread(father.write, distress_line(service, self.watch.now()))
         except OSError as exc:  # the log holds it (above); the re-sync carries it (SOP 5.2)
             self.count("distress_file_unwritable")
             log.error("distress file unwritable", extra={"fields": {"error": str(exc)}})

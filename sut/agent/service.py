@@ -132,7 +132,7 @@ class AgentService:
             DataIntegrity(cfg.protected_dirs),
             gitea=cfg.incidents_repo,
             spawn=self._spawn,
-            father=cfg.distress_file,
+            father=cfg.father,
         )
         self._resync = Resync(
             self._client,
@@ -339,12 +339,12 @@ class AgentService:
             facts = await self.facts()
             self.risk.guard(self.gate, self.clock.now())
             assert self.desk is not None
-            online = self.mode in ("online", "suspect")
             states, took = dict(facts.service_states), facts.health_check_wall_s
             await self.desk.round(
                 self.client,
                 states,
-                online=online,
+                online=self.mode in ("online", "suspect"),
+                orphaned=self.detector is not None and self.detector.orphaned(self.clock.now()),
                 health_check_wall_s=took,
                 processes=facts.processes,
             )

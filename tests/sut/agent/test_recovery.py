@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sut.agent.father_channel import FatherLink
 from sut.agent.recovery import (
     DATE_FORMAT,
     DistressFile,
@@ -73,7 +74,7 @@ def test_the_spool_keeps_every_line_on_disk(tmp_path):
 
 def desk_with_spool(tmp_path: Path) -> tuple[Desk, DistressFile]:
     spool = DistressFile(tmp_path / "father-messages")
-    return Desk(tmp_path, father=spool), spool
+    return Desk(tmp_path, father=FatherLink(spool=spool)), spool
 
 
 def test_a_failed_restart_offline_is_logged_then_one_line_to_the_father(tmp_path):
@@ -106,7 +107,7 @@ def test_a_failed_restart_online_also_signals_the_dispatcher(tmp_path):
 
 def test_an_unwritable_spool_keeps_the_logged_incident(tmp_path):
     (tmp_path / "father-messages").write_text("a file in the spool's way")
-    desk = Desk(tmp_path, father=DistressFile(tmp_path / "father-messages"))
+    desk = Desk(tmp_path, father=FatherLink(spool=DistressFile(tmp_path / "father-messages")))
     desk.desk.decisions.append(restart("ollama", "failed", "spawn error"))
     desk.round({"ollama": "down"}, online=False)
     assert len(desk.incidents("ollama_down")) == 1
