@@ -38,8 +38,8 @@ and dropped. The sink records each issue created, its ``body`` the option as bou
 Environment: ``SOPDRILL_GITEA_TOKEN`` (the access token, a secret: never logged),
 ``SOPDRILL_GITEA_USER`` (its user's login, default ``ops-agent``), ``SOPDRILL_GITEA_REPOS``
 (comma-separated ``owner/name``, default ``ops/incidents``; an owner other than the user is
-an organization), ``SOPDRILL_GITEA_COLLABORATOR`` and ``SOPDRILL_GITEA_COLLABORATOR_TOKEN``
-(the second account and its token, a secret), ``SOPDRILL_GITEA_VERSION``,
+an organization), ``SOPDRILL_GITEA_COLLABORATOR`` and ``SOPDRILL_GITEA_COLLABORATOR_TOKEN_SHA256``
+(the second account and the hex SHA-256 of its token), ``SOPDRILL_GITEA_VERSION``,
 ``SOPDRILL_GITEA_DATA`` (a directory: the issues outlive a restart in its ``issues.json``; in
 memory without it), and those of every service.
 """
@@ -341,7 +341,8 @@ def create_app(settings: Settings) -> Starlette:
             raise ServiceConfigError(
                 f"{SERVICE}: SOPDRILL_GITEA_COLLABORATOR: expected another login, got {other!r}"
             )
-        collaborator = (settings.secret("SOPDRILL_GITEA_COLLABORATOR_TOKEN"), Account(2, other))
+        digest = settings.text("SOPDRILL_GITEA_COLLABORATOR_TOKEN_SHA256")
+        collaborator = (digest, Account(2, other))
     standin = GiteaStandIn(token, user, repositories, version, book, Sink(), collaborator)
     comments = CommentRoutes(standin, open_comments(data))
     repo, issue = (

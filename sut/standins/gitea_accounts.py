@@ -5,11 +5,14 @@ The token is read as Gitea reads it (services/auth/oauth2.go): ``?token=``, else
 is compared in constant time; the one that matched is the request's caller (its issues and
 comments are posted by it). The collaborator has the user's access to every repository:
 emergency-procedures.md scenario 4 STEP 3, the father filing an issue in the child's
-repository with a token of its own.
+repository with a token of its own. The stand-in knows that token by its SHA-256 only, as
+Gitea keeps a hash of each access token (models/auth/access_token.go): the host it runs on
+(the child's) never holds the father's secret.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from starlette.requests import Request
@@ -40,14 +43,19 @@ def _secret_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+def _digest(token: bytes) -> bytes:
+    return hashlib.sha256(token).hexdigest().encode()
+
+
 class Accounts:
     """The accounts that may sign in, by token; ``user`` is the token's user, the owner."""
 
     def __init__(self, token: str, user: Account, collaborator: tuple[str, Account] | None) -> None:
+        """``collaborator``: the hex SHA-256 of its token, and its account."""
         self.user = user
-        self._tokens = [(_secret_bytes(token), user)]
+        self._tokens = [(_digest(_secret_bytes(token)), user)]
         if collaborator is not None:
-            self._tokens.append((_secret_bytes(collaborator[0]), collaborator[1]))
+            self._tokens.append((collaborator[0].strip().lower().encode(), collaborator[1]))
 
     @staticmethod
     def presented(request: Request) -> str | None:
@@ -65,7 +73,7 @@ class Accounts:
         the 401 or 403 otherwise."""
         presented = self.presented(request)
         if presented is not None:
-            given = _secret_bytes(presented)
+            given = _digest(_secret_bytes(presented))
             matched = [a for t, a in self._tokens if hmac.compare_digest(given, t)]
             if not matched:
                 return gitea_error(request, 401, "invalid username, password or token")

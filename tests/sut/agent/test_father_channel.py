@@ -4,6 +4,7 @@ the father's read and logged once, acknowledged, never run; anyone else's ignore
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import httpx
@@ -27,7 +28,9 @@ def gitea() -> Any:
         "SOPDRILL_GITEA_TOKEN": CHILD_TOKEN,
         "SOPDRILL_GITEA_REPOS": f"ops/incidents,{REPO}",
         "SOPDRILL_GITEA_COLLABORATOR": "father",
-        "SOPDRILL_GITEA_COLLABORATOR_TOKEN": FATHER_TOKEN,
+        "SOPDRILL_GITEA_COLLABORATOR_TOKEN_SHA256": hashlib.sha256(
+            FATHER_TOKEN.encode()
+        ).hexdigest(),
     }
     return create_app(Settings("gitea", environ=env))
 

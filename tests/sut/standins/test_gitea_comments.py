@@ -3,6 +3,7 @@ scenario 4 STEP 3's father files an issue with a token of its own; the child com
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def _settings(data: Path | None = None, **extra: str) -> Settings:
         "SOPDRILL_GITEA_TOKEN": TOKEN,
         "SOPDRILL_GITEA_REPOS": f"ops/incidents,{REPO}",
         "SOPDRILL_GITEA_COLLABORATOR": "allegro",
-        "SOPDRILL_GITEA_COLLABORATOR_TOKEN": FATHER_TOKEN,
+        "SOPDRILL_GITEA_COLLABORATOR_TOKEN_SHA256": hashlib.sha256(
+            FATHER_TOKEN.encode()
+        ).hexdigest(),
         **({"SOPDRILL_GITEA_DATA": str(data)} if data else {}),
         **extra,
     }
