@@ -8,8 +8,9 @@ no entry lost, and its OFFLINE state as it was (SOP 2's latch), so it neither al
 for an OFFLINE it already reported (SOP 3: one alert per declaration) nor forgets it.
 
 * While online: the dispatcher's heartbeats go unanswered meanwhile; the dispatcher
-  records the silence (``GET /v1/agents``) with the severity the seeds give an unresponsive
-  agent (emergency-procedures.md "Severity Levels": P1, "Agent unresponsive"), and the
+  records the silence (``GET /v1/agents``) with the severity the seeds give it: its only
+  agent silent is emergency-procedures.md's P0 "All agents down" (cell0: P0 "Service
+  down"; one agent of several is P1 "Agent unresponsive", drills/test_fleet.py), and the
   restarted agent raises no alarm.
 * While the dispatcher is down and the agent already OFFLINE with its alert sent: the
   restarted agent stays OFFLINE, sends nothing more, and once the dispatcher is back
@@ -60,7 +61,8 @@ def test_agent_failure_while_online_is_healed_within_the_rto_and_seen_by_the_dis
     how, policy, clock, drill, probes, faults, topology
 ):
     """Agent killed or hung while online: a new process answers within the RTO, the
-    dispatcher recorded the unanswered heartbeats as a P1 silence, the log is whole, no alarm."""
+    dispatcher recorded the unanswered heartbeats as a P0 silence (its only agent: all
+    agents down), the log is whole, no alarm."""
     beat = policy.deployment.heartbeat_interval_minutes
     with drill.steady():
         before = probes.emergency_log()
@@ -86,9 +88,11 @@ def test_agent_failure_while_online_is_healed_within_the_rto_and_seen_by_the_dis
                 describe="the dispatcher's record of the agent's silence, ended by its answer",
             )
             assert silences[0]["missed"] >= 1, silences
-            # emergency-procedures.md "Severity Levels": P1 HIGH, "Agent unresponsive".
-            unresponsive = policy.severity_of("agent_unresponsive")
-            assert [s.get("severity") for s in silences] == [unresponsive] * len(silences)
+            # emergency-procedures.md "Severity Levels": the only agent silent is P0 CRITICAL
+            # "All agents down" (cell0: P0 "Service down"); one of several is P1 "Agent
+            # unresponsive" (drills/test_fleet.py).
+            all_down = policy.severity_of("agent_down")
+            assert [s.get("severity") for s in silences] == [all_down] * len(silences)
         log_continues(before, probes.emergency_log())
     # The dispatcher never stopped answering: nothing to declare, nothing to tell 0x01.
     drill.expect_no_alarm(True)

@@ -5,18 +5,26 @@ with the severity the seeds give it (P1) and does not restart it itself (SOP 4 i
 OFFLINE). Nobody resolves it; at the signal's ``escalation_timeout`` (Level 1's 5 minutes,
 the policy's ``escalation.self_healing_minutes``) the agent tells 0x01, once, what failed,
 since when and what was tried; never before the timeout, never again while it lasts.
+
+Level 2, the father (the dispatcher), hears nothing from the child (heartbeats unanswered):
+the silence it records, still open at Level 2's end (``escalation.father_minutes`` after
+it began), is escalated to Level 3 once: one line in the dispatcher host's
+EMERGENCY_ALERT.txt, never before, never again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 
 import pytest
 
+from fixtures.agent_restart import AGENT, silences_since
 from fixtures.lifecycle import decisions, steady_state
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
+from sop.alert_file import LEVEL_3
 
 pytestmark = [pytest.mark.nightly, pytest.mark.quarterly, pytest.mark.destructive]
 
@@ -75,3 +83,52 @@ def test_an_outage_unresolved_at_its_escalation_timeout_is_escalated_once(
         assert decisions(probes.emergency_log(), "restart_service") == []
     steady_state("after", probes, policy, evidence)
     assert probes.sink_messages("signal") == [], "Discord delivered: Signal quiet (SOP 3)"
+
+
+def level3_lines(probes, before):
+    """The lines the dispatcher's host added to its EMERGENCY_ALERT.txt since ``before``."""
+    return probes.emergency_alerts("control")[len(before) :]
+
+
+def test_an_agent_silence_unresolved_past_level_2_is_escalated_to_level_3_once(
+    policy, clock, drill, probes, faults
+):
+    """Heartbeats to the agent cut for longer than Level 2 lasts (the agent still reaches
+    the dispatcher: no OFFLINE): one Level 3 line at the silence's severity, not before
+    ``father_minutes``, not repeated while it lasts nor once it is over."""
+    father = policy.escalation.father_minutes
+    beat = policy.deployment.heartbeat_interval_minutes
+    with drill.steady():
+        before = probes.emergency_alerts("control")
+        began = datetime.now(UTC)
+        fault = faults.link_down(("agent_inbox",))
+        with drill.inject(fault):
+            assert fault.injected_at_mono is not None
+            since_s = time.monotonic() - fault.injected_at_mono
+            clock.hold(max(father - clock.sop_minutes(since_s), 0.0), "no Level 3 before 30")
+            assert level3_lines(probes, before) == [], "Level 2 escalated before its end"
+            # The silence opens at the first heartbeat after the cut (one interval at most)
+            # and is escalated at the first heartbeat past Level 2's end (one more).
+            due = father + 2 * beat + DETECTION_TOLERANCE_MINUTES
+            remaining_s = clock.wall_seconds(due) - (time.monotonic() - fault.injected_at_mono)
+            lines = wait_until(
+                lambda: level3_lines(probes, before),
+                lambda seen: len(seen) > 0,
+                timeout_s=max(remaining_s, probes.poll_interval_s),
+                describe=f"one Level 3 line in the dispatcher's EMERGENCY_ALERT.txt within "
+                f"{due:g} SOP-min of the cut",
+                hint="the dispatcher's log (silence escalated to Level 3)",
+            )
+            [silence] = silences_since(probes, began)
+            assert silence.get("until") is None, silence
+            assert silence.get("escalated_at"), silence
+            # One agent in the topology: its silence is "All agents down" (P0).
+            assert silence["severity"] == policy.severity_of("agent_down"), silence
+            assert [(line.severity, line.what) for line in lines] == [
+                (silence["severity"], f"{LEVEL_3}: agent {AGENT} silent since {silence['since']}")
+            ]
+            clock.hold(3 * beat, "Level 3 is told once")
+            assert level3_lines(probes, before) == lines, "Level 3 escalation repeated"
+    assert level3_lines(probes, before) == lines, "Level 3 escalation repeated after the end"
+    # The dispatcher answered the agent throughout: no OFFLINE, nothing to 0x01's channels.
+    drill.expect_no_alarm(True)

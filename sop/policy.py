@@ -131,10 +131,11 @@ class Rpo:
 
 @dataclass(frozen=True)
 class Escalation:
-    """emergency-procedures.md escalation matrix: Level 1 (the agent's own self-healing)
-    lasts this long, then what is still unresolved escalates."""
+    """emergency-procedures.md escalation matrix: Level 1 (the agent's self-healing) ends at
+    ``self_healing_minutes``, Level 2 (the father's) at ``father_minutes``; then it escalates."""
 
     self_healing_minutes: float
+    father_minutes: float
 
 
 @dataclass(frozen=True)
@@ -375,7 +376,7 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
             rto.minutes("gitea_minutes"),
         ),
         rpo=Rpo(rpo.minutes("agent_operations_minutes")),
-        escalation=Escalation(escalation.minutes("self_healing_minutes")),
+        escalation=Escalation(*map(escalation.minutes, ("self_healing_minutes", "father_minutes"))),
         severity=read_severity(top.child("severity")),
         latency=read_latency(top.child("latency"), deployment.api_probe_timeout_minutes),
         deployment=deployment,

@@ -33,8 +33,7 @@ from sut.dispatcher.metrics import Metrics
 from sut.dispatcher.provider import RATE_LIMITED, ProviderClient
 from sut.dispatcher.registry import Agent, AgentRegistry, check_agent_name
 from sut.dispatcher.signer import EnvelopeSigner
-from sut.dispatcher.silences import KIND as UNRESPONSIVE
-from sut.dispatcher.silences import AgentSilences
+from sut.dispatcher.silences import agent_silences
 from sut.dispatcher.tasks import TaskBook, TaskRequest
 from sut.runtime.jsonlog import get_logger
 
@@ -92,9 +91,11 @@ class Dispatcher:
             self.metrics,
             config.heartbeat_interval_s,
             config.inbox_timeout_s,
-            AgentSilences(
-                Journal(state / "agent-silences.jsonl"),
-                config.policy.severity_of(UNRESPONSIVE),  # emergency-procedures.md: P1
+            agent_silences(
+                state,
+                config.policy,
+                config.time_scale,
+                lambda: [agent.name for agent in self.registry.all()],
             ),
         )
         self.logs = LogStore(state / "emergency-logs")

@@ -227,7 +227,13 @@ def escalation(s: Sources) -> tuple[object, object]:
     level1 = find(
         s.procedures, r"Level 1: Agent Self-Healing[\s\S]*?Duration: 0-(\d+) minutes", where
     )
-    return float(level1[1]), s.policy.escalation.self_healing_minutes
+    level2 = find(
+        s.procedures, r"Level 2: Father Intervention[\s\S]*?Duration: (\d+)-(\d+) minutes", where
+    )
+    # Level 2 begins where Level 1 ends and lasts until the father escalates to Level 3.
+    said = (float(level1[1]), float(level2[1]), float(level2[2]))
+    held = s.policy.escalation
+    return said, (held.self_healing_minutes, held.self_healing_minutes, held.father_minutes)
 
 
 #: The severity table's examples and the failure scenarios -> the policy's incident kinds.
@@ -454,6 +460,7 @@ P = SHIPPED.policy
         ({"rto__gitea_minutes": 60.0}, "rto"),
         ({"rpo__agent_operations_minutes": 60.0}, "rto"),
         ({"escalation__self_healing_minutes": 15.0}, "escalation"),
+        ({"escalation__father_minutes": 60.0}, "escalation"),
         ({"latency__slow_inference_seconds": 10.0}, "latency"),
         (
             {"severity": tuple((k, "P2" if k == "ollama_down" else v) for k, v in P.severity)},

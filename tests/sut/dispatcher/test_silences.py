@@ -4,12 +4,15 @@ each silence with the severity the seeds give an unresponsive agent (P1)."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
+from sop.alert_file import LEVEL_3, read_alerts
 from sop.policy import load_policy
 from sut.dispatcher.inbox import Delivery
 from sut.dispatcher.journal import Journal
-from sut.dispatcher.silences import KIND, AgentSilences
+from sut.dispatcher.silences import KIND, AgentSilences, Level3
+from sut.runtime.alertfile import AlertFile
 
 #: emergency-procedures.md "Severity Levels": P1 HIGH, "Agent unresponsive".
 UNRESPONSIVE = load_policy().severity_of(KIND)
@@ -91,3 +94,108 @@ def test_the_dispatcher_records_an_unanswering_agents_silence_as_p1(stack, wait_
     [silence] = wait_for(silences, "the dispatcher's record of the silent agent")
     assert silence["severity"] == "P1"
     assert silence["until"] is None
+
+
+#: emergency-procedures.md "Severity Levels": P0 CRITICAL, "All agents down".
+ALL_DOWN = load_policy().severity_of("agent_down")
+START = datetime(2026, 3, 31, 20, 0, tzinfo=UTC)
+
+
+class Minutes:
+    """A wall clock the test moves, in ISO-8601 as the dispatcher records it."""
+
+    def __init__(self) -> None:
+        self.at = START
+
+    def later(self, minutes: float) -> None:
+        self.at += timedelta(minutes=minutes)
+
+    def __call__(self) -> str:
+        return self.at.isoformat()
+
+
+def of(agent: str, status: int | None) -> Delivery:
+    return Delivery(agent, 1, status, None, None if status is not None else "ConnectError")
+
+
+def fleet(tmp_path, names, now=None, level3=None) -> AgentSilences:
+    return AgentSilences(
+        Journal(tmp_path / "s.jsonl"),
+        UNRESPONSIVE,
+        now or clock(),
+        all_down=ALL_DOWN,
+        known=lambda: names,
+        level3=level3,
+    )
+
+
+def severities(silences: AgentSilences, name: str) -> list[str]:
+    return [s["severity"] for s in silences.view(name)["silences"]]
+
+
+def test_one_agent_silent_while_another_answers_is_p1_and_all_silent_is_p0(tmp_path):
+    silences = fleet(tmp_path, ["a", "b"])
+    silences.note(of("a", None))
+    silences.note(of("b", 202))
+    assert severities(silences, "a") == [UNRESPONSIVE], "one agent unresponsive: P1"
+    silences.note(of("b", None))
+    # Both silent: all agents down, both open silences raised, and so after a restart.
+    assert (severities(silences, "a"), severities(silences, "b")) == ([ALL_DOWN], [ALL_DOWN])
+    again = fleet(tmp_path, ["a", "b"])
+    assert (severities(again, "a"), severities(again, "b")) == ([ALL_DOWN], [ALL_DOWN])
+    again.note(of("a", None))
+    assert severities(again, "a") == [ALL_DOWN], "still all down"
+    again.note(of("a", 202))
+    again.note(of("b", 202))
+    again.note(of("a", None))
+    assert severities(again, "a") == [ALL_DOWN, UNRESPONSIVE], "b answers, a alone: P1"
+    assert severities(again, "b") == [ALL_DOWN], "a closed silence keeps its level"
+
+
+def test_an_agent_known_but_never_heard_counts_as_answering_until_it_is_silent(tmp_path):
+    silences = fleet(tmp_path, ["a", "b"])
+    silences.note(of("a", None))
+    assert severities(silences, "a") == [UNRESPONSIVE]
+
+
+def test_the_only_agent_silent_is_all_agents_down(tmp_path):
+    silences = fleet(tmp_path, ["agent"])
+    silences.note(of("agent", None))
+    assert severities(silences, "agent") == [ALL_DOWN]
+
+
+def test_a_silence_open_past_level_2_is_escalated_to_level_3_once(tmp_path):
+    now = Minutes()
+    father = load_policy().escalation.father_minutes
+    alert = tmp_path / "EMERGENCY_ALERT.txt"
+    level3 = Level3(timedelta(minutes=father), AlertFile(alert))
+    silences = fleet(tmp_path, ["a", "b"], now, level3)
+    silences.note(of("b", 202))
+    silences.note(of("a", None))
+    for _ in range(int(father) - 1):
+        now.later(1)
+        silences.note(of("a", None))
+    assert not alert.exists(), "never before Level 2's end"
+    now.later(1)
+    silences.note(of("a", None))
+    [line] = read_alerts(alert.read_text(encoding="utf-8"))
+    assert (line.severity, line.what) == (
+        UNRESPONSIVE,
+        f"{LEVEL_3}: agent a silent since {START.isoformat()}",
+    )
+    now.later(5)
+    silences.note(of("a", None))
+    restarted = fleet(tmp_path, ["a", "b"], now, level3)
+    now.later(5)
+    restarted.note(of("a", None))
+    assert len(read_alerts(alert.read_text(encoding="utf-8"))) == 1, "once, restart or not"
+    assert (
+        restarted.view("a")["silences"][0]["escalated_at"]
+        == (START + timedelta(minutes=father)).isoformat()
+    )
+    restarted.note(of("a", 202))
+    now.later(father + 1)
+    restarted.note(of("a", None))
+    now.later(father)
+    restarted.note(of("a", None))
+    assert len(read_alerts(alert.read_text(encoding="utf-8"))) == 2, "a new silence, its own"
