@@ -220,7 +220,7 @@ def test_agent_that_cannot_start_again_is_alerted_p0_once_unresolved_and_comes_b
     with drill.steady():
         log_before = probes.emergency_log()
         before = probes.emergency_alerts("ops")
-        fault = faults.make("port_taken", {"service": AGENT})
+        fault = faults.make("port-taken", {"service": AGENT})
         with drill.inject(fault):
             assert fault.injected_at_mono is not None
             since_s = time.monotonic() - fault.injected_at_mono
