@@ -23,6 +23,7 @@ from sop.logupload import MAX_EPOCH, UploadHeader
 from sut.dispatcher.auth import WriteGate
 from sut.dispatcher.config import TASK_TIMEOUT_S, DispatcherConfig
 from sut.dispatcher.errors import LogConflict, RequestRejected
+from sut.dispatcher.father_messages import FatherMessenger
 from sut.dispatcher.heartbeats import HeartbeatLoop
 from sut.dispatcher.inbox import Outbox
 from sut.dispatcher.incidents import IncidentBook
@@ -97,6 +98,7 @@ class Dispatcher:
                 config.time_scale,
                 lambda: [agent.name for agent in self.registry.all()],
             ),
+            father=_father(config),
         )
         self.logs = LogStore(state / "emergency-logs")
         self.incidents = IncidentBook(Journal(state / "incidents.jsonl"))
@@ -286,6 +288,14 @@ class Dispatcher:
             Route("/v1/integrity-checks", self.list_integrity_checks, methods=["GET"]),
             Route("/metrics", self.metrics_text, methods=["GET"]),
         ]
+
+
+def _father(config: DispatcherConfig) -> FatherMessenger | None:
+    """Scenario 4 STEP 3's messenger, after as many missed heartbeats as SOP 2A.2 counts."""
+    if config.child_repos is None:
+        return None
+    misses = config.policy.scenario_a.api_failures
+    return FatherMessenger(config.child_repos, config.dispatcher_id, misses, config.inbox_timeout_s)
 
 
 def create_app(config: DispatcherConfig) -> Starlette:

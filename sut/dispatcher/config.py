@@ -10,6 +10,7 @@ from sop.errors import ServiceConfigError
 from sop.policy import Policy, load_policy
 from sop.timescale import TimeScale
 from sut.dispatcher.errors import RequestRejected
+from sut.dispatcher.father_messages import ChildRepos, parse_child_repos
 from sut.dispatcher.registry import Agent, parse_agents
 from sut.runtime.settings import Settings
 
@@ -45,6 +46,9 @@ class DispatcherConfig:
     dispatcher_id: str
     policy: Policy
     time_scale: TimeScale
+    #: Each child's repository on Gitea and the father's token (scenario 4 STEP 3); None:
+    #: no message is filed when a child cannot be reached.
+    child_repos: ChildRepos | None = None
 
     @property
     def heartbeat_interval_s(self) -> float:
@@ -83,6 +87,19 @@ class DispatcherConfig:
         except RequestRejected as exc:
             raise ServiceConfigError(f"{settings.service}: SOPDRILL_AGENTS: {exc}") from exc
         policy_path = settings.optional("SOPDRILL_POLICY")
+        child_repos = None
+        if repos := settings.optional("SOPDRILL_CHILD_REPOS"):
+            try:
+                parsed = parse_child_repos(repos)
+            except ValueError as exc:
+                raise ServiceConfigError(
+                    f"{settings.service}: SOPDRILL_CHILD_REPOS: {exc}"
+                ) from None
+            child_repos = ChildRepos(
+                settings.url("SOPDRILL_FATHER_GITEA_URL"),
+                parsed,
+                settings.secret("SOPDRILL_FATHER_GITEA_TOKEN"),
+            )
         return cls(
             bind=bind,
             port=port,
@@ -95,4 +112,5 @@ class DispatcherConfig:
             dispatcher_id=settings.text("SOPDRILL_DISPATCHER_ID", DEFAULT_DISPATCHER_ID),
             policy=load_policy(policy_path),
             time_scale=settings.time_scale(),
+            child_repos=child_repos,
         )

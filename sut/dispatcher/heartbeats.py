@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from sut.dispatcher.father_messages import FatherMessenger
 from sut.dispatcher.inbox import Delivery, Outbox
 from sut.dispatcher.metrics import Metrics
 from sut.dispatcher.provider import ProviderClient
@@ -34,6 +35,8 @@ class HeartbeatLoop:
     inbox_timeout_s: float
     #: Which agents answer their heartbeats (None: not recorded).
     silences: AgentSilences | None = None
+    #: Files a Father Message in Gitea for a child it cannot reach (None: it files none).
+    father: FatherMessenger | None = None
     #: The last provider call's status; ``unknown`` until the first round ends.
     provider_status: str = field(default="unknown", init=False)
     rounds: int = field(default=0, init=False)
@@ -54,6 +57,9 @@ class HeartbeatLoop:
         )
         for delivery in deliveries:
             self._note_delivery(delivery)
+        if self.father is not None:  # scenario 4 STEP 3: Gitea as the message channel
+            self.father.note(deliveries)
+            self.father.poke(client)
         self.rounds += 1
         return list(deliveries)
 
