@@ -97,7 +97,7 @@ def test_each_clause_gets_this_runs_drills_and_state(built) -> None:
     assert seen(sop, "3.2") == ("not run", [])
     # A gap stays a gap, whatever of it ran; the out of scope stay out of scope.
     assert seen("emergency-procedures.md", "P0") == (NOT_YET_DRILLED, [(UNSTARTABLE, "PASS")])
-    assert seen("emergency-procedures.md", "Scenario 4 / STEP 3") == (NOT_YET_DRILLED, [])
+    assert seen("gate4-incident-runbooks.md", "Guardrails / 4") == (NOT_YET_DRILLED, [])
     step = rows[("emergency-procedures.md", "Scenario 5 / STEP 2")]
     assert (step.state, step.coverage.ruled_with) == (OUT_OF_SCOPE, "Scenario 5")
 
@@ -116,9 +116,9 @@ def test_the_report_shows_the_map_with_verdicts_gaps_and_reasons(built) -> None:
     row = html_row(section, "3.2")
     assert "not run" in row
     assert "none of its drills ran: <code>drills/<wbr>test_<wbr>backchannel_<wbr>failover" in row
-    row = html_row(section, "Scenario 4 / STEP 3")
+    row = html_row(section, "Guardrails / 4")
     assert '<span class="badge not-covered">not yet drilled</span>' in row
-    assert "Gitea as the message channel (issue 13)" in row
+    assert "carry none and no drill asserts one" in row
     row = html_row(section, "Scenario 5")
     assert '<span class="badge muted">out of scope</span>' in row
     assert "provisioning new VPSs at a cloud provider" in row
