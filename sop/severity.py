@@ -5,7 +5,8 @@ failure scenarios, cell0-incident-runbook.md's headings and gate4's guardrails e
 incident kind its level; the policy's ``severity`` section holds the table (one line per
 kind, each citing its clause) and :func:`read_severity` reads it. A slow answer is the one
 incident with a number of its own: cell0 "P2 - Slow Response Times", "API latency > 5
-seconds", the policy's ``latency`` section (:class:`Latency`).
+seconds", the policy's ``latency`` section (:class:`Latency`): one bound for Ollama's health
+check (``slow_inference``), one for the Dispatcher's API (``network_latency``).
 """
 
 from __future__ import annotations
@@ -47,11 +48,20 @@ class Latency:
     #: cell0 "API latency > 5 seconds", in SOP seconds (scaled like every SOP duration).
     slow_inference_seconds: float
     slow_checks_in_a_row: int
+    #: The same clause read on the Dispatcher's API (SOP 2A.2's direct probe), emergency-
+    #: procedures.md P2 "network latency"; SOP seconds, below the probe's timeout.
+    network_latency_seconds: float
 
     @property
     def slow_inference_minutes(self) -> float:
         """The bound in SOP minutes, the unit the clocks convert."""
         return self.slow_inference_seconds / _SECONDS_PER_MINUTE
+
+    def bound_seconds(self, kind: str) -> float:
+        """The P2 bound of incident ``kind`` (``slow_inference`` or ``network_latency``)."""
+        if kind == "network_latency":
+            return self.network_latency_seconds
+        return self.slow_inference_seconds
 
 
 def read_severity(r: FieldReader) -> tuple[tuple[str, str], ...]:
@@ -70,14 +80,20 @@ def read_latency(r: FieldReader, check_timeout_minutes: float) -> Latency:
     value = Latency(
         slow_inference_seconds=r.seconds("slow_inference_seconds"),
         slow_checks_in_a_row=int(r.positive("slow_checks_in_a_row", integer=True)),
+        network_latency_seconds=r.seconds("network_latency_seconds"),
     )
-    if value.slow_inference_minutes >= check_timeout_minutes:
-        timeout_s = check_timeout_minutes * _SECONDS_PER_MINUTE
-        why = (
-            f"expected below the health check's timeout "
-            f"(deployment.api_probe_timeout_minutes: {timeout_s:g} SOP seconds)"
-        )
-        raise r.error(r.field("slow_inference_seconds"), why, value.slow_inference_seconds)
+    # Past the timeout an answer is a timeout (SOP 2A.2's failure, or a degraded service),
+    # never a slow one: a bound at or above it would make the P2 unreachable.
+    for name in ("slow_inference_seconds", "network_latency_seconds"):
+        bound_s = getattr(value, name)
+        if bound_s / _SECONDS_PER_MINUTE >= check_timeout_minutes:
+            timeout_s = check_timeout_minutes * _SECONDS_PER_MINUTE
+            check = "health check's" if name.startswith("slow") else "Dispatcher probe's"
+            why = (
+                f"expected below the {check} timeout "
+                f"(deployment.api_probe_timeout_minutes: {timeout_s:g} SOP seconds)"
+            )
+            raise r.error(r.field(name), why, bound_s)
     r.done()
     return value
 

@@ -9,10 +9,10 @@ with the re-sync otherwise, SOP 5.2); a P0 is told to 0x01 at once; a P1 is watc
 escalated to 0x01 once if still unresolved at its escalation timeout (sut/agent/escalation.py).
 A re-sync refused past the Agent Operations RTO is escalated here too (sut/agent/resync_watch.py).
 A managed service's outage reported while online is logged once too (its signal retried until
-taken), and Ollama answering slower than the P2 bound is a P2 logged once an episode and
-nothing more (sut/agent/slowness.py). A process killed while OFFLINE for holding memory over
-SOP 4's bar is a P1 logged before the kill, once an episode, resolved when the process is
-gone (sut/agent/high_memory.py).
+taken), and Ollama or the Dispatcher's API answering slower than its P2 bound is a P2 logged
+once an episode and nothing more (sut/agent/slowness.py). A process killed while OFFLINE for
+holding memory over SOP 4's bar is a P1 logged before the kill, once an episode, resolved
+when the process is gone (sut/agent/high_memory.py).
 A restart of a service that did not bring it back is its own incident, once an outage, and the
 distress signal of scenario 2 STEP 4: logged, then to the Dispatcher when it hears, and as the
 seed's line in the father's spool on this host (sut/agent/recovery.py).
@@ -197,7 +197,8 @@ class IncidentDesk:
         self.recovery.resolve(states)
 
     def log_slowness(self, health_check_wall_s: Mapping[str, float]) -> None:
-        """Each service that just became slower than the P2 bound: one incident logged.
+        """Each component that just became slower than its P2 bound (a service's health
+        check, or the Dispatcher's API through the agent's probe): one incident logged.
         P2: "Log and continue" (no signal, no issue, no message, no action)."""
         sop_s = self.wall(1 / 60)  # wall seconds of one SOP second
         took = {name: wall_s / sop_s for name, wall_s in health_check_wall_s.items()}

@@ -259,9 +259,12 @@ class AgentService:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         while True:
+            began = loop.time()
             outcome = await probe_api(
                 self.client, self.config.dispatcher_url, self._probe_timeout_s()
             )
+            if outcome == "ok" and self.desk is not None:  # emergency-procedures.md P2 latency
+                self.desk.log_slowness({"dispatcher": loop.time() - began})
             self.metrics.count(f"probe_{outcome}")
             now = self.clock.now()
             self._observe(ApiProbe(now, outcome))

@@ -14,6 +14,11 @@ loaded host is noise, as SOP 2A.2 counts failures in a row, not one). It says so
 episode; an answer within the bound ends the episode, so the next slowness is news again.
 A check that did not answer 200 is neither slow nor fast here (down or degraded is the
 P1 outage, sut/agent/incidents.py). The desk logs what it says (sut/agent/incident_desk.py).
+
+The Dispatcher's API is watched the same way (emergency-procedures.md P2 "network latency",
+the policy's ``latency.network_latency_seconds``): the agent times each SOP 2A.2 probe that
+answered; slower than the bound but within the probe's timeout is the P2, logged once an
+episode. A probe that timed out is SOP 2A.2's failure, never a slow answer.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from dataclasses import dataclass, field
 
 from sop.severity import Latency
 
-#: Managed service -> the incident kind of its slow answers. Only Ollama infers ("Slow
-#: inference"); the seeds give Gitea's latency no severity of its own.
-SLOW_KINDS: Mapping[str, str] = {"ollama": "slow_inference"}
+#: Watched component -> the incident kind of its slow answers. Only Ollama infers ("Slow
+#: inference"); the seeds give Gitea's latency no severity of its own. The Dispatcher's API,
+#: reached over the network, is "network latency" (emergency-procedures.md P2).
+SLOW_KINDS: Mapping[str, str] = {"ollama": "slow_inference", "dispatcher": "network_latency"}
+#: What each component's timed answer is, in the incident's words.
+_ANSWERS = {"dispatcher": "the Dispatcher's API answered the agent's probe"}
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,9 @@ class Slow:
 
     def reason(self) -> str:
         """The incident's reason, in words (the SOP seconds of the answer and the bound)."""
+        answered = _ANSWERS.get(self.component, f"{self.component}'s health check answered")
         return (
-            f"{self.component}'s health check answered in {self.took_sop_s:.1f} SOP s, "
+            f"{answered} in {self.took_sop_s:.1f} SOP s, "
             f"slower than {self.bound_sop_s:g} SOP s on {self.checks} checks in a row "
             '(cell0 "P2 - Slow Response Times")'
         )
@@ -65,13 +74,14 @@ class SlowWatch:
     _reported: set[str] = field(default_factory=set, repr=False)
 
     def look(self, took_sop_s: Mapping[str, float]) -> list[Slow]:
-        """The services that became slow with this round's answers (SOP seconds each)."""
-        bound = self.latency.slow_inference_seconds
+        """The components that became slow with these answers (SOP seconds each); one not
+        in ``took_sop_s`` is left as it was (not answered, or not looked at this time)."""
         news: list[Slow] = []
         for component, kind in self.kinds.items():
             took = took_sop_s.get(component)
             if took is None:
-                continue  # no 200 this round: neither slow nor fast
+                continue  # no answer this round: neither slow nor fast
+            bound = self.latency.bound_seconds(kind)
             if took <= bound:  # cell0: latency "> 5 seconds" is slow; 5 is not
                 self._in_a_row.pop(component, None)
                 self._reported.discard(component)  # the episode is over

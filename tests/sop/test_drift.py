@@ -272,9 +272,13 @@ def latency(s: Sources) -> tuple[object, object]:
     body = section(s.cell0, "- Slow Response Times")
     level = find(s.cell0, r"^## (P[0-3]) - Slow Response Times$", "cell0-incident-runbook.md")
     said = find(body, r"^- API latency > (\d+) seconds$", "cell0-incident-runbook.md")
-    return (float(said[1]), level[1]), (
+    # The same clause bounds the Dispatcher's API (emergency-procedures.md P2 "network
+    # latency"): both bounds and both levels are cell0's.
+    return (float(said[1]), level[1]) * 2, (
         s.policy.latency.slow_inference_seconds,
         s.policy.severity_of("slow_inference"),
+        s.policy.latency.network_latency_seconds,
+        s.policy.severity_of("network_latency"),
     )
 
 
@@ -462,6 +466,7 @@ P = SHIPPED.policy
         ({"escalation__self_healing_minutes": 15.0}, "escalation"),
         ({"escalation__father_minutes": 60.0}, "escalation"),
         ({"latency__slow_inference_seconds": 10.0}, "latency"),
+        ({"latency__network_latency_seconds": 10.0}, "latency"),
         (
             {"severity": tuple((k, "P2" if k == "ollama_down" else v) for k, v in P.severity)},
             "severity",

@@ -392,6 +392,22 @@ def test_a_slow_inference_bound_at_or_past_the_checks_timeout_is_refused(seconds
     )
 
 
+def test_the_network_latency_bound_is_cell0s_five_sop_seconds_below_the_probe_timeout():
+    # emergency-procedures.md P2 "network latency", cell0 "API latency > 5 seconds".
+    policy = load_policy()
+    assert policy.latency.network_latency_seconds == 5
+    assert policy.latency.bound_seconds("network_latency") == 5
+    assert policy.deployment.api_probe_timeout_minutes > 5 / 60  # the P2 is reachable
+
+
+def test_a_network_latency_bound_at_the_probe_timeout_is_refused():
+    message = rejection(mutated(("latency", "network_latency_seconds"), 30))
+    assert message == (
+        f"{WHERE}: latency.network_latency_seconds: expected below the Dispatcher probe's "
+        "timeout (deployment.api_probe_timeout_minutes: 30 SOP seconds), got 30.0"
+    )
+
+
 def test_an_alert_is_told_from_other_messages_by_the_template():
     policy = load_policy()
     assert policy.is_alert(policy.render_alert("ops", "timeout"))

@@ -6,6 +6,7 @@ own loops at a high time scale, so the SOP's 15 silent minutes pass in 1.5 wall 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -843,3 +844,37 @@ def test_ollama_restarted_while_offline_answers_one_test_inference_logged_on_its
         assert [(c["path"], c["body"]) for c in calls] == [
             ("/api/generate", {"model": model, "prompt": "test", "stream": False})
         ]
+
+
+# ---- the Dispatcher's API slow but answering (emergency-procedures.md P2) ------------------------
+
+
+def test_the_dispatcher_answering_past_the_p2_bound_is_one_network_latency_p2_logged(
+    serve, tmp_path, monkeypatch
+):
+    """P2 "network latency": probes answered past the bound, within the probe's timeout: one
+    incident logged, nothing else (no distress signal, no alert, no action)."""
+    dispatcher = FakeDispatcher()
+    dispatcher.mode = "ok"
+    url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    service = AgentService(agent_config(tmp_path, url))
+    bound = POLICY.latency.network_latency_seconds / 60
+    delay_s = FAST.wall_seconds((bound + POLICY.deployment.api_probe_timeout_minutes) / 2)
+    probe = service_module.probe_api
+
+    async def slow_probe(*args: Any) -> Any:
+        await asyncio.sleep(delay_s)
+        return await probe(*args)
+
+    monkeypatch.setattr(service_module, "probe_api", slow_probe)
+    serve(create_app(service))
+    enough = POLICY.latency.slow_checks_in_a_row + 3
+    wait_for(lambda: service.metrics.counters.get("probe_ok", 0) >= enough, f"{enough} probes")
+    logged = [e for e in service.log.entries() if e["kind"] == "incident"]
+    assert [(e["category"], e["severity"], e["component"]) for e in logged] == [
+        ("network_latency", "P2", "dispatcher")
+    ], logged
+    assert logged[0]["bound_sop_seconds"] == POLICY.latency.network_latency_seconds
+    assert dispatcher.called("/v1/incidents") == [], "P2: log and continue"
+    assert service.notifications == []
+    assert service.decisions == []
