@@ -191,10 +191,13 @@ class Watchdog:
     ) -> bool:
         """One look; kill the process if it is hung, launch it if supervisord gave up, alert
         if it stays failed (``unresolved``). True: it was killed."""
+        # What a round sees is dated when it began: a look that waits out its timeout must
+        # not move the failure's start (and the STEP 4 alert) later by that wait.
+        began = self.clock()
         state, pid = self.status()
         look: Look = "refused" if pid is None else look_at(client, self.url, self.rule.timeout_s)
         if unresolved is not None:
-            self._escalate(state, look, unresolved)
+            self._escalate(began, state, look, unresolved)
         if not verdicts.observe(pid, look):
             return False
         fields = {"program": self.program, "pid": pid, "silent_looks": self.rule.misses}
@@ -209,7 +212,7 @@ class Watchdog:
             return False
         return True
 
-    def _escalate(self, state: str, look: Look, unresolved: Unresolved) -> None:
+    def _escalate(self, began: float, state: str, look: Look, unresolved: Unresolved) -> None:
         """Scenario 1 STEP 3 (launch again) and STEP 4 (the P0 alert once unresolved)."""
         failed = None if state == UNKNOWN else state != STOPPED and look != "answered"
         if state == FATAL:
@@ -218,7 +221,7 @@ class Watchdog:
                 self.manager.launch(self.program)
             except Exception as exc:  # still failing at start: FATAL again, next round
                 log.warning("launch failed", extra={"fields": {"error": str(exc)}})
-        if not unresolved.observe(self.clock(), failed):
+        if not unresolved.observe(began, failed):
             return
         fields = {"program": self.program, "state": state, "after_s": self.rule.unresolved_s}
         log.error("unresolved: not back within the RTO", extra={"fields": fields})
