@@ -16,7 +16,8 @@ at once for Ollama, once Gitea answers again for Gitea's own outage.
 An Ollama whose restart fails (its model store broken on its host) is scenario 2 STEP 4's
 "Ollama recovery FAILED": the agent tries the green-list restart, logs the failure and
 raises one distress signal for the father, the seed's line in father-messages/DISTRESS.txt
-on its own host, read by the harness from there, however often the restart is retried.
+on its own host, read by the harness from there, however often the restart is retried; the
+father, unreachable while OFFLINE, holds the incident once after the re-sync.
 """
 
 from __future__ import annotations
@@ -291,3 +292,6 @@ def test_ollama_whose_restart_fails_while_offline_raises_one_distress_signal(
                 describe="Ollama healthy again once its store is back, within its RTO",
             )
     steady_state("after", probes, policy, evidence)
+    # Online again (re-sync done, SOP 5.2): the father holds the incident, once, read over HTTP.
+    uploaded = recovery_failures(probes.dispatcher_log())
+    assert len(uploaded) == 1, f"the dispatcher's copy: one failed recovery: {uploaded}"
