@@ -16,7 +16,10 @@ out"; a slow answer is an answer. So:
   (cell0 "P2 - Slow Response Times": "API latency > 5 seconds", the policy's
   ``latency``) but within the check's timeout, is slow inference, a P2: one ``incident``
   entry in the emergency log and nothing more ("P2 -> Log and continue", "Log entry
-  (P2/P3)"): no distress signal, no Gitea issue, no message to 0x01, no restart.
+  (P2/P3)"): no distress signal, no Gitea issue, no message to 0x01, no restart;
+* the dispatcher's API slower than the same bound read on it (the policy's
+  ``latency.network_latency_seconds``) but within the probe timeout, heartbeats flowing, is
+  emergency-procedures.md's P2 "network latency": likewise one ``incident`` entry, nothing more.
 
 The probe counts are the agent's own (``/metrics``); the verdicts on OFFLINE and alerts are
 the harness's (mode watch, sinks, emergency log) and the reference model's.
@@ -154,6 +157,13 @@ def slow_inference(entries):
     ]
 
 
+def network_latency(entries):
+    """The emergency log's network_latency incident entries."""
+    return [
+        e for e in entries if e.get("kind") == "incident" and e.get("category") == "network_latency"
+    ]
+
+
 def numbers(issues):
     """The numbers of Gitea issues (what a new one would change)."""
     return [i["number"] for i in issues]
@@ -199,6 +209,53 @@ def test_slow_inference_on_the_agents_host_is_one_p2_logged_and_nothing_more(
             assert bound_sop_s < incident["latency_sop_seconds"] < timeout_sop_s, incident
             clock.hold(within, "more rounds with Ollama slow: no second P2, nothing else")
             assert len(slow_inference(probes.emergency_log())) == before + 1, "once an episode"
+            assert probes.agent_state()["mode"] == "online"
+        # "P2 -> Log and continue": the log entry alone.
+        assert probes.dispatcher_incidents() == signals, "a P2 is no distress signal"
+        assert numbers(gitea.issues()) == issues, "a P2 is no Gitea issue (P1 only)"
+        assert probes.sink_messages("discord") + probes.sink_messages("signal") == told
+        assert decisions(probes.emergency_log(), "restart_service") == [], "slow is not down"
+
+
+@pytest.mark.nightly
+@pytest.mark.quarterly
+@pytest.mark.destructive
+def test_dispatcher_slower_than_the_p2_bound_is_one_network_latency_p2_and_nothing_more(
+    policy, clock, drill, evidence, probes, faults, deployment
+):
+    """Latency on the agent -> dispatcher link past the P2 bound, within the probe timeout,
+    heartbeats flowing: one network_latency incident, P2, in the emergency log (read from
+    disk); no OFFLINE, no distress signal, no Gitea issue, no message to 0x01, no restart."""
+    bound_sop_s = policy.latency.network_latency_seconds
+    timeout_sop_s = policy.deployment.api_probe_timeout_minutes * 60  # the probe's timeout
+    delay_sop_s = bound_sop_s + BETWEEN_BOUND_AND_TIMEOUT * (timeout_sop_s - bound_sop_s)
+    # One probe per interval; the P2 comes with the slow_checks_in_a_row-th slow answer.
+    rounds = policy.latency.slow_checks_in_a_row + 1
+    within = rounds * policy.scenario_a.api_probe_interval_minutes + DETECTION_TOLERANCE_MINUTES
+    assert deployment.credentials is not None, "the run's Gitea token reads the issues"
+    gitea = GiteaClient(probes.description, deployment.credentials.gitea_token)
+    # Toxiproxy's latency toxic delays the answer (downstream) by this many wall ms.
+    slow = faults.network("latency", latency=int(clock.wall_seconds(delay_sop_s / 60) * 1000))
+    with drill.steady():
+        signals, issues = probes.dispatcher_incidents(), numbers(gitea.issues())
+        told = probes.sink_messages("discord") + probes.sink_messages("signal")
+        before = len(network_latency(probes.emergency_log()))
+        with slow:
+            began = time.monotonic()
+            entries = wait_until(
+                probes.emergency_log,
+                lambda seen: len(network_latency(seen)) > before,
+                timeout_s=clock.wall_seconds(within),
+                describe="the network_latency incident (P2) in the emergency log",
+            )
+            logged = sop_since(clock, began, time.monotonic())
+            evidence.record("note", "drill", p2_logged_sop_minutes=round(logged, 3))
+            [incident] = network_latency(entries)[before:]
+            assert incident["severity"] == policy.severity_of("network_latency")  # P2
+            assert incident["component"] == "dispatcher", incident
+            assert bound_sop_s < incident["latency_sop_seconds"] < timeout_sop_s, incident
+            clock.hold(within, "more probes with the link slow: no second P2, nothing else")
+            assert len(network_latency(probes.emergency_log())) == before + 1, "once an episode"
             assert probes.agent_state()["mode"] == "online"
         # "P2 -> Log and continue": the log entry alone.
         assert probes.dispatcher_incidents() == signals, "a P2 is no distress signal"
