@@ -11,6 +11,7 @@ import pytest
 
 from fixtures.lifecycle import offline_by_storm, one_marker, steady_state
 from fixtures.waiting import wait_until
+from sop.references import NONE, Reference
 
 
 def notifications(entries, channel):
@@ -42,8 +43,9 @@ def test_discord_down_fails_over_to_signal(policy, clock, evidence, probes, faul
             )
             entries = probes.emergency_log()
             marker = one_marker(entries)
+            reference = Reference(marker["correlation_id"], NONE)  # gate4 guardrail 4
             assert [m["body"]["message"] for m in messages] == [
-                policy.render_alert(host, marker["reason"])
+                policy.reference.append(policy.render_alert(host, marker["reason"]), reference)
             ]
             tried = notifications(entries, "discord")
             assert tried, "the Discord attempt must be logged before Signal (SOP 3.1 first)"

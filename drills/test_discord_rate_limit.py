@@ -8,6 +8,7 @@ import pytest
 
 from fixtures.lifecycle import offline_by_storm, one_marker, steady_state
 from fixtures.waiting import wait_until
+from sop.references import NONE, Reference
 
 #: Discord's own retry_after, in wall seconds (Discord's clock does not compress); within
 #: any sane client's wait budget, long enough that an early retry is plain to see.
@@ -38,8 +39,9 @@ def test_discord_429_is_honoured_and_alert_delivered_once(policy, clock, evidenc
     marker = one_marker(entries)
     # Re-synced by now: the episode's resolution may follow the alert (Notification Flow 5).
     told = [m["content"] for m in probes.sink_messages("discord")]
+    reference = Reference(marker["correlation_id"], NONE)  # gate4 guardrail 4
     assert [t for t in told if not policy.is_resolution(t)] == [
-        policy.render_alert(host, marker["reason"])
+        policy.reference.append(policy.render_alert(host, marker["reason"]), reference)
     ], "delivered exactly once"
     assert probes.sink_messages("signal") == [], "Discord delivered: no failover"
     limited = [e for e in entries if e.get("outcome") == "rate_limited"]

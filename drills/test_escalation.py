@@ -20,11 +20,13 @@ from datetime import UTC, datetime
 import pytest
 
 from fixtures.agent_restart import AGENT, silences_since
+from fixtures.gitea import GiteaClient
 from fixtures.lifecycle import decisions, steady_state
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
 from sop.alert_file import LEVEL_3
+from sop.references import PENDING, Reference
 
 pytestmark = [pytest.mark.nightly, pytest.mark.quarterly, pytest.mark.destructive]
 
@@ -34,10 +36,19 @@ def escalations(probes, policy):
     return [m for m in probes.sink_messages("discord") if not policy.is_alert(m["content"])]
 
 
+def filed_for(gitea, correlation_id):
+    """The Gitea issues whose body names ``correlation_id`` (gate4 guardrail 4)."""
+    return [i for i in gitea.issues() if f"Correlation ID: {correlation_id}" in (i["body"] or "")]
+
+
 def test_an_outage_unresolved_at_its_escalation_timeout_is_escalated_once(
-    policy, clock, evidence, probes, faults, topology
+    policy, clock, evidence, probes, faults, topology, deployment
 ):
-    """Ollama down while online, nobody acts: one escalation to 0x01 at the timeout, no more."""
+    """Ollama down while online, nobody acts: one escalation to 0x01 at the timeout, no more.
+    gate4 guardrail 4: the signal and the escalation name one correlation id; the signal,
+    sent before the issue is filed, says ``pending``; the escalation links the issue."""
+    assert deployment.credentials is not None, "the run's Gitea token reads the issues"
+    gitea = GiteaClient(probes.description, deployment.credentials.gitea_token)
     level1 = policy.escalation.self_healing_minutes
     # The agent looks once a remediation round; the sink hears it within the tolerance.
     round_and_slack = policy.deployment.remediation_interval_minutes + DETECTION_TOLERANCE_MINUTES
@@ -55,6 +66,11 @@ def test_an_outage_unresolved_at_its_escalation_timeout_is_escalated_once(
         timeout = datetime.fromisoformat(signal["escalation_timeout"])
         assert abs((timeout - since).total_seconds() - clock.wall_seconds(level1)) < 1.0
         assert escalations(probes, policy) == [], "told before its escalation timeout"
+        cid = signal["correlation_id"]
+        assert cid, signal
+        assert signal["issue"] == PENDING, "sent before its P1 issue was filed"
+        [entry] = [e for e in probes.emergency_log() if e.get("category") == "ollama_down"]
+        assert entry["correlation_id"] == cid, "the id is the one its log entry holds"
 
         [told] = wait_until(
             lambda: escalations(probes, policy),
@@ -67,6 +83,8 @@ def test_an_outage_unresolved_at_its_escalation_timeout_is_escalated_once(
         for said in ("Failed: ", "ollama", f"Since: {signal['timestamp']}", "Tried: "):
             assert said in text, f"the escalation must say {said!r}: {text}"
         assert "distress signal to the Dispatcher" in text, "what was tried"
+        [issue] = filed_for(gitea, cid)  # read by the harness's own client
+        assert policy.reference.split(text)[1] == Reference(cid, issue["html_url"]), text
         # On disk before 0x01 heard it, as the marker is (SOP 3.3's rule for what it tells).
         [entry] = [
             e for e in probes.emergency_log()

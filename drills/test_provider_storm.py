@@ -25,6 +25,7 @@ from fixtures.lifecycle import (
 from fixtures.waiting import wait_until
 from sop.observations import RateLimitReport
 from sop.oracle import never_offline
+from sop.references import NONE, Reference
 
 #: The dispatcher's answer while its provider rate-limits it (SOP 2B).
 TOO_MANY_REQUESTS = 429
@@ -87,7 +88,9 @@ def test_storm_longer_than_threshold_declares_offline(policy, clock, evidence, p
             messages = delivered_alerts(probes, policy, clock)
             marker = one_marker(probes.emergency_log())
             assert marker["trigger"] == "scenario_b"
-            assert [m["content"] for m in messages] == [policy.render_alert(host, marker["reason"])]
+            alert = policy.render_alert(host, marker["reason"])
+            reference = Reference(marker["correlation_id"], NONE)  # gate4 guardrail 4
+            assert [m["content"] for m in messages] == [policy.reference.append(alert, reference)]
             # SOP 2B: the dispatcher's heartbeats keep coming through the storm; they prove
             # it reachable, not the provider back: OFFLINE latches while the storm goes on.
             beat = policy.deployment.heartbeat_interval_minutes

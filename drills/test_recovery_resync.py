@@ -16,10 +16,11 @@ from datetime import datetime
 
 import pytest
 
-from fixtures.lifecycle import offline_by_kill, steady_state
+from fixtures.lifecycle import offline_by_kill, one_marker, steady_state
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.waiting import wait_until
 from sop.checker.tolerance import NOTIFY_GRACE_MINUTES
+from sop.references import NONE, Reference
 
 #: A service on the agent's host that SOP 4 lets the agent restart while OFFLINE.
 RESTARTABLE = "ollama"
@@ -87,7 +88,11 @@ def test_recovery_stops_actions_uploads_log_and_requests_integrity_check(
         describe="the resolution to 0x01 on Discord after the re-sync (Notification Flow 5)",
     )
     host = faults.agent_host().hostname
-    assert told["content"] == policy.render_resolution(host, checks[-1]["status"]), told
+    resolved = policy.render_resolution(host, checks[-1]["status"])
+    # gate4 guardrail 4: the episode's id as its marker logged it, and no issue.
+    marker = one_marker(probes.emergency_log())
+    reference = Reference(marker["correlation_id"], NONE)
+    assert told["content"] == policy.reference.append(resolved, reference), told
     # Its outcome is logged once Discord has answered: read the log when it is there.
     entries = wait_until(
         probes.emergency_log,

@@ -18,6 +18,7 @@ from fixtures.lifecycle import decisions, offline_by_storm, one_marker, steady_s
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
+from sop.references import NONE, Reference
 
 pytestmark = [pytest.mark.nightly, pytest.mark.quarterly, pytest.mark.destructive]
 
@@ -57,9 +58,9 @@ def test_risk_controls_failing_while_running_block_every_action_yet_the_alert_go
                 )  # fmt: skip
                 marker = one_marker(probes.emergency_log())
                 host = faults.agent_host().hostname
-                assert [m["content"] for m in alerts] == [
-                    policy.render_alert(host, marker["reason"])
-                ]
+                reference = Reference(marker["correlation_id"], NONE)  # gate4 guardrail 4
+                alert = policy.render_alert(host, marker["reason"])
+                assert [m["content"] for m in alerts] == [policy.reference.append(alert, reference)]
                 with stop:
                     refused = wait_until(
                         lambda: decisions(probes.emergency_log(), "restart_service"),

@@ -15,6 +15,7 @@ import yaml
 
 from sop.errors import PolicyError
 from sop.policy_reader import FieldReader
+from sop.references import ReferenceTemplate, read_reference
 from sop.severity import Latency, read_latency, read_severity
 
 #: The policy shipped with the project (the SOP of ../shared/seeds, as data).
@@ -163,6 +164,7 @@ class Policy:
     #: emergency-procedures.md Notification Flow 5 (RESOLUTION): what the channels that
     #: delivered an OFFLINE alert are told when the episode closes (``{host}``, ``{integrity}``).
     resolution_template: str
+    reference: ReferenceTemplate  # gate4 guardrail 4: every update's correlation id and issue
     green_list: GreenList
     red_list: tuple[RedAction, ...]
     recovery_steps: tuple[str, ...]
@@ -367,14 +369,11 @@ def parse_policy(text: str, where: str = "policy") -> Policy:
         backchannels=_backchannels(top),
         alert_template=template,
         resolution_template=_resolution_template(top, template),
+        reference=read_reference(top),
         green_list=_green_list(top.child("green_list")),
         red_list=_red_list(top),
         recovery_steps=recovery,
-        rto=Rto(
-            rto.minutes("ollama_minutes"),
-            rto.minutes("agent_operations_minutes"),
-            rto.minutes("gitea_minutes"),
-        ),
+        rto=Rto(*map(rto.minutes, ("ollama_minutes", "agent_operations_minutes", "gitea_minutes"))),
         rpo=Rpo(rpo.minutes("agent_operations_minutes")),
         escalation=Escalation(*map(escalation.minutes, ("self_healing_minutes", "father_minutes"))),
         severity=read_severity(top.child("severity")),

@@ -154,7 +154,9 @@ def _judge_one(history: History, policy: Policy, d: Declaration, until: float) -
                 (alert.evidence_id,),
             )
     expected = policy.render_alert(facts.agent_host, str(entry.get("reason")))
-    if alert.content != expected:
+    # The words are SOP 3.1's; the reference line below them is gate4 guardrail 4's
+    # (judged in sop/checker/correlation.py).
+    if policy.reference.split(alert.content)[0] != expected:
         return Divergence(
             alert.at,
             "SOP 3.1",

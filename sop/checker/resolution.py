@@ -158,7 +158,7 @@ def _told(
         )
     integrity = str(logged[0].entry.get("integrity"))
     expected = policy.render_resolution(history.facts.agent_host, integrity)
-    if message.content != expected:
+    if policy.reference.split(message.content)[0] != expected:  # below: gate4 guardrail 4
         return Divergence(
             message.at,
             CLAUSE,

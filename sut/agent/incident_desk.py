@@ -18,6 +18,8 @@ distress signal of scenario 2 STEP 4: logged, then to the Dispatcher when it hea
 seed's line in the father's spool on this host (sut/agent/recovery.py).
 Every P1 reported is also owed a Gitea issue (the flow's "Gitea issue (P1)"), filed in the
 background on each round until Gitea takes it (sut/agent/issue_filing.py).
+Every incident has a correlation id (sut/agent/correlation.py), in its log entries, and every
+update of it (distress signal, message to 0x01) names it and its issue (gate4 guardrail 4).
 Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
 the risk controls (sut/agent/riskcontrols.py), the data's integrity (sut/agent/integrity.py),
 the managed services and their health checks' times, and the escalation timeouts.
@@ -33,6 +35,8 @@ from typing import Any
 import httpx
 
 from sop.policy import Policy
+from sop.references import ID_FIELD, ISSUE_FIELD, Reference
+from sut.agent.correlation import CLOSED, Correlations, make_id
 from sut.agent.emlog import Recorder
 from sut.agent.escalation import CATEGORY, EscalationWatch
 from sut.agent.father_channel import FatherChannel, FatherLink
@@ -98,6 +102,8 @@ class IncidentDesk:
     #: Reads the father's messages while orphaned (None: no repository to read).
     messages: FatherChannel | None = field(default=None, init=False)
     reporter: IncidentReporter = field(init=False)
+    #: The open incidents' correlation ids and their issues' links (gate4 guardrail 4).
+    ids: Correlations = field(init=False)
     filer: IssueFiler = field(init=False)
     slowness: SlowWatch = field(init=False)
     memory: MemoryWatch = field(init=False)
@@ -105,7 +111,10 @@ class IncidentDesk:
     _outages_logged: set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.filer = IssueFiler(self.gitea, self.timeout_s, self.record, self.spawn)
+        self.ids = Correlations(self.agent)
+        self.filer = IssueFiler(
+            self.gitea, self.timeout_s, self.record, self.spawn, linked=self.ids.link
+        )
         if (gitea := self.father.gitea) is not None:
             channel = FatherChannel(gitea, self.agent, self.timeout_s, self.record, self.spawn)
             self.messages = channel
@@ -179,8 +188,14 @@ class IncidentDesk:
         for name, state in states.items():
             if state != "running" and name not in self._outages_logged:
                 self._outages_logged.add(name)  # on disk before the signal is sent
-                self.log_incident(outage_kind(name), name, f"{name} is {state}")
-        for signal in await self.reporter.report(client, states):
+                kind = outage_kind(name)
+                self.log_incident(kind, name, f"{name} is {state}", key=outage_key(name))
+
+        def reference_of(name: str, severity: str) -> Reference:
+            cid = self.ids.open(outage_key(name), outage_kind(name), name)
+            return self.ids.reference(cid, severity)
+
+        for signal in await self.reporter.report(client, states, reference_of):
             component = str(signal["component"])
             kind = outage_kind(component)
             self.watch.open(outage_key(component), kind, signal, len(self.decisions))
@@ -193,6 +208,7 @@ class IncidentDesk:
         for name, state in states.items():
             if state == "running":
                 self.watch.resolve(outage_key(name))
+                self.close_id(outage_key(name))
                 self._outages_logged.discard(name)  # the next outage is a new incident
         self.recovery.resolve(states)
 
@@ -203,7 +219,8 @@ class IncidentDesk:
         sop_s = self.wall(1 / 60)  # wall seconds of one SOP second
         took = {name: wall_s / sop_s for name, wall_s in health_check_wall_s.items()}
         for slow in self.slowness.look(took):
-            self.log_incident(slow.kind, slow.component, slow.reason(), **slow.details())
+            details: dict[str, Any] = slow.details()  # its own id: logged once, never updated
+            self.log_incident(slow.kind, slow.component, slow.reason(), **details)
 
     async def kill_ahead(
         self, client: httpx.AsyncClient, request: ActionRequest, facts: HostFacts
@@ -260,6 +277,7 @@ class IncidentDesk:
         """Every memory runaway reported and now gone or under the bar: its P1 is over."""
         for pid in self.memory.ended(processes):
             self.watch.resolve(watch_key(pid))
+            self.close_id(watch_key(pid))
 
     async def raise_incident(
         self,
@@ -276,9 +294,11 @@ class IncidentDesk:
         """One incident of ``kind``: logged, then signalled, told or watched by its severity.
         ``watched_as``: what a P1's escalation watch is keyed by (the kind unless one kind
         can be open more than once); ``tried``: what the agent does about it besides."""
-        severity = self.log_incident(kind, component, message, **details)
+        key = watched_as or kind
+        severity = self.log_incident(kind, component, message, key=key, **details)
         if severity not in _SIGNALLED:
             return  # P2, P3: "Log and continue"
+        reference = self.ids.reference(self.ids.open(key, kind, component), severity)
         signal = distress_signal(
             self.agent,
             component,
@@ -289,6 +309,7 @@ class IncidentDesk:
             escalation_wall_s=self.escalation_wall_s,
             category=kind,
             message=message,
+            reference=reference,
         )
         sent = online and await self.reporter.send(client, signal)
         told = _reported(signal) if sent else "logged; the Dispatcher hears it with the re-sync"
@@ -298,14 +319,23 @@ class IncidentDesk:
                 f"INCIDENT ({severity}): {kind}. Host: {self.host}. {message}. "
                 f"Since: {signal['timestamp']}. Nothing changed by the agent: this needs a person."
             )
+            text = self.policy.reference.append(text, reference)  # gate4 guardrail 4
             self.notifications.append((await self.notifier.escalate(kind, text)).as_json())
         else:
-            self.watch.open(watched_as or kind, kind, signal, len(self.decisions))
+            self.watch.open(key, kind, signal, len(self.decisions))
 
-    def log_incident(self, kind: str, component: str, message: str, **details: Any) -> str:
-        """The ``incident`` entry of ``kind`` with the severity the seeds give it (returned)."""
+    def log_incident(
+        self, kind: str, component: str, message: str, *, key: str | None = None, **details: Any
+    ) -> str:
+        """The ``incident`` entry of ``kind`` with the severity the seeds give it (returned),
+        and the correlation id of the incident open about ``key`` (a new one if none is, or
+        if there is no key: an incident logged once and never updated, a P2's)."""
         severity = self.policy.severity_of(kind)
         fields = {"category": kind, "severity": severity, "component": component}
+        if key is None:
+            fields[ID_FIELD] = make_id(self.agent, kind, component)
+        else:
+            fields |= {ID_FIELD: self.ids.open(key, kind, component), "incident_key": key}
         self.record("incident", **fields, reason=message, **details)
         self.count(f"incident_{kind}")
         log.error("incident", extra={"fields": {"kind": kind, "severity": severity}})
@@ -314,28 +344,42 @@ class IncidentDesk:
     def resolve(self, kind: str) -> None:
         """The incident of ``kind`` is over (its watch, if any, is closed)."""
         self.watch.resolve(kind)
+        self.close_id(kind)
+
+    def close_id(self, key: str) -> None:
+        """The incident about ``key`` is over: its id is closed, in the log too (a restart
+        must not reopen it, sut/agent/correlation.py)."""
+        cid = self.ids.close(key)
+        if cid is not None:
+            self.record("note", **{CLOSED: True, ID_FIELD: cid, "incident_key": key})
 
     async def escalate_due(self) -> None:
         """Escalation matrix, Level 1 to 2: every signal past its timeout, logged, told once."""
         for overdue in self.watch.due(self.decisions):
+            cid = str(overdue.signal.get(ID_FIELD) or make_id(self.agent, CATEGORY, overdue.kind))
             # On disk before any network is touched: nothing can lose it.
-            self.record("incident", **overdue.log_fields())
+            self.record("incident", **overdue.log_fields(), **{ID_FIELD: cid})
             self.count("escalated")
             log.error("incident escalated", extra={"fields": {"kind": overdue.kind}})
-            result = await self.notifier.escalate(CATEGORY, overdue.alert_text(self.host))
+            text = overdue.alert_text(self.host)  # the incident's id and issue (gate4 g. 4)
+            text = self.policy.reference.append(text, self.ids.reference(cid, overdue.severity))
+            result = await self.notifier.escalate(CATEGORY, text)
             self.notifications.append(result.as_json())
 
     async def escalate_refusal(self, client: httpx.AsyncClient, escalation: Escalation) -> None:
         """A re-sync refused past the RTO: log it, tell the Dispatcher and 0x01 what failed."""
         severity = self.policy.severity_of(RESYNC_REFUSED)
-        self.record("incident", severity=severity, **escalation.log_fields())
+        cid = make_id(self.agent, RESYNC_REFUSED, "dispatcher")  # one refusal, one incident
+        self.record("incident", severity=severity, **escalation.log_fields(), **{ID_FIELD: cid})
         self.count("resync_escalated")
         log.error("re-sync refused; escalated", extra={"fields": {"reason": escalation.reason}})
         rto_wall_s = self.wall(self.policy.rto.agent_operations_minutes)
+        reference = self.ids.reference(cid, severity)
         signal = escalation.signal(self.agent, rto_wall_s, severity)
+        signal |= {ID_FIELD: cid, ISSUE_FIELD: reference.issue}  # gate4 guardrail 4
         await self.reporter.send(client, signal)
         self.file_p1(RESYNC_REFUSED, signal, (f"re-sync calls retried {escalation.attempts}x",))
-        text = escalation.alert_text(self.host, severity)
+        text = self.policy.reference.append(escalation.alert_text(self.host, severity), reference)
         self.notifications.append((await self.notifier.escalate(RESYNC_REFUSED, text)).as_json())
 
 

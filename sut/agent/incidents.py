@@ -5,7 +5,8 @@ only on a task the Dispatcher assigns (SOP 4 applies only "during an offline sta
 :func:`distress_signal` builds the JSON; :class:`IncidentReporter` sends one per outage of a
 service and remembers what the Dispatcher has received; :meth:`IncidentReporter.send` also
 carries the agent's own escalations (a re-sync refused past the RTO, sut/agent/resync_watch.py).
-Every signal carries the severity the seeds assign to its kind (the policy's ``severity``).
+Every signal carries the severity the seeds assign to its kind (the policy's ``severity``),
+and its incident's correlation id and issue (gate4 guardrail 4, sop/references.py).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import Any
 
 import httpx
 
+from sop.references import ID_FIELD, ISSUE_FIELD, Reference
 from sop.severity import INCIDENT_KINDS
 from sut.agent.upstream import post_signed
 
 #: Looks up the severity of an incident kind (``Policy.severity_of``).
 SeverityOf = Callable[[str], str]
+#: The reference of a service's outage, given the service and the severity.
+ReferenceOf = Callable[[str, str], Reference]
 
 
 def outage_kind(component: str) -> str:
@@ -44,10 +48,16 @@ def distress_signal(
     category: str = "service_failure",
     message: str | None = None,
     auto_recovery_attempted: bool = False,
+    reference: Reference | None = None,
 ) -> dict[str, Any]:
-    """The distress-signal JSON of emergency-procedures.md for a failed ``component``."""
+    """The distress-signal JSON of emergency-procedures.md for a failed ``component``, with
+    ``reference``'s correlation id and issue (gate4 guardrail 4) when given."""
     at = now or datetime.now(UTC)
+    ref = {}
+    if reference is not None:
+        ref = {ID_FIELD: reference.correlation_id, ISSUE_FIELD: reference.issue}
     return {
+        **ref,
         "timestamp": at.isoformat(),
         "agent": agent,
         "severity": severity,
@@ -81,10 +91,13 @@ class IncidentReporter:
     _reported: set[str] = field(default_factory=set, repr=False)
 
     async def report(
-        self, client: httpx.AsyncClient, service_states: Mapping[str, str]
+        self,
+        client: httpx.AsyncClient,
+        service_states: Mapping[str, str],
+        reference_of: ReferenceOf | None = None,
     ) -> list[dict[str, Any]]:
         """Report every service not running that was not reported since it last ran; the
-        signals the Dispatcher took this round."""
+        signals the Dispatcher took this round (``reference_of``: each outage's reference)."""
         taken: list[dict[str, Any]] = []
         for name, state in service_states.items():
             if state == "running":
@@ -92,14 +105,16 @@ class IncidentReporter:
                 continue
             if name in self._reported:
                 continue
+            severity = self.severity_of(outage_kind(name))
             signal = distress_signal(
                 self.agent,
                 name,
                 f"{name} is {state}",
-                severity=self.severity_of(outage_kind(name)),
+                severity=severity,
                 last_success=None,
                 attempts=1,
                 escalation_wall_s=self.escalation_wall_s,
+                reference=None if reference_of is None else reference_of(name, severity),
             )
             if await self.send(client, signal):
                 self._reported.add(name)

@@ -15,6 +15,9 @@ restarted after filing, or the same outage reported again finds its issue and fi
 once a person closes it, the next outage is news. The obligation is written to the
 emergency log (a ``note``, ``issue: owed``) before any network, and its discharge too
 (``issue: filed``, with the number): a restarted agent files what its predecessor owed.
+Each issue names the correlation id of the incident it was owed for (gate4 guardrail 4), and
+its ``filed`` note that id and the issue's link (Gitea's ``html_url``, else its API ``url``),
+handed to ``linked`` so the incident's later updates link it (sut/agent/correlation.py).
 
 Gitea may be down (gitea_down is a P1 too): the issue stays owed and is tried again on
 each incident round, in the background, one request at a time with a short timeout, so no
@@ -31,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from sop.references import ID_FIELD
 from sut.agent.emlog import Recorder
 from sut.runtime.jsonlog import get_logger, redact
 
@@ -74,10 +78,18 @@ class OwedIssue:
     incident: str
     title: str
     body: str
+    #: The incident's correlation id (None: an obligation logged before ids were).
+    correlation_id: str | None = None
 
     def note(self) -> dict[str, Any]:
         """The emergency log's ``note`` that records the obligation."""
-        return {"issue": OWED, "incident": self.incident, "title": self.title, "body": self.body}
+        return {
+            "issue": OWED,
+            "incident": self.incident,
+            "title": self.title,
+            "body": self.body,
+            ID_FIELD: self.correlation_id,
+        }
 
     def marked(self, body: str | None) -> bool:
         """Whether an issue's ``body`` carries this incident's marker."""
@@ -92,6 +104,7 @@ def owed_issue(signal: Mapping[str, Any], kind: str, host: str, tried: Sequence[
         failed = f"{failed} ({context['error']})"
     component = str(signal["component"])
     incident = incident_id(str(signal["agent"]), kind, component)
+    correlation = signal.get(ID_FIELD)
     body = "\n".join(
         (
             f"**{signal['severity']} {kind}** on host `{host}`, component `{component}`, "
@@ -101,11 +114,13 @@ def owed_issue(signal: Mapping[str, Any], kind: str, host: str, tried: Sequence[
             f"- Since: {signal['timestamp']}",
             f"- Tried: {'; '.join(tried) or 'nothing yet'}",
             f"- Escalated to 0x01 if still unresolved at {signal['escalation_timeout']}",
+            f"- Correlation ID: {correlation or 'none'}",  # gate4 guardrail 4
             "",
             f"{MARKER} {incident}",
         )
     )
-    return OwedIssue(incident, f"{signal['severity']} {kind}: {component}", body)
+    title = f"{signal['severity']} {kind}: {component}"
+    return OwedIssue(incident, title, body, None if correlation is None else str(correlation))
 
 
 def owed_in(entries: Sequence[Mapping[str, Any]]) -> list[OwedIssue]:
@@ -117,7 +132,8 @@ def owed_in(entries: Sequence[Mapping[str, Any]]) -> list[OwedIssue]:
         incident = str(entry.get("incident"))
         if entry["issue"] == OWED:
             title, body = str(entry.get("title")), str(entry.get("body"))
-            owed.setdefault(incident, OwedIssue(incident, title, body))
+            cid = entry.get(ID_FIELD)
+            owed.setdefault(incident, OwedIssue(incident, title, body, cid and str(cid)))
         elif entry["issue"] == FILED:
             owed.pop(incident, None)
     return list(owed.values())
@@ -137,6 +153,8 @@ class IssueFiler:
     record: Recorder
     #: Starts a background task (the service's, so that its stop cancels the filing).
     spawn: Spawn | None = None
+    #: Told each filed issue's correlation id and link (gate4 guardrail 4).
+    linked: Callable[[str, str], None] | None = None
     _owed: dict[str, OwedIssue] = field(default_factory=dict)
     _failed_once: set[str] = field(default_factory=set)
     _filing: object | None = None  # the running filing's task: one at a time
@@ -173,7 +191,7 @@ class IssueFiler:
         try:
             for issue in self.owed:
                 try:
-                    number = await self._file(client, issue)
+                    number, url = await self._file(client, issue)
                 except (GiteaUnanswered, ValueError, KeyError, TypeError) as exc:
                     # Not answering, or not with an issue: Gitea's own error, tried again.
                     self._failed(issue, str(exc))
@@ -182,29 +200,32 @@ class IssueFiler:
                 self._failed_once.discard(issue.incident)
                 assert self.repo is not None  # owed only with a repository
                 where = {"incident": issue.incident, "number": number, "repo": self.repo.repo}
-                self.record("note", issue=FILED, title=issue.title, **where)
+                ids = {ID_FIELD: issue.correlation_id, "url": url}
+                self.record("note", issue=FILED, title=issue.title, **where, **ids)
+                if self.linked is not None and issue.correlation_id is not None:
+                    self.linked(issue.correlation_id, url)
                 log.info("gitea issue filed", extra={"fields": where})
         finally:
             self._filing = None
 
-    async def _file(self, client: httpx.AsyncClient, issue: OwedIssue) -> int:
-        """The number of ``issue``'s open issue: the one found, else the one created."""
+    async def _file(self, client: httpx.AsyncClient, issue: OwedIssue) -> tuple[int, str]:
+        """The number and link of ``issue``'s open issue: the one found, else the one created."""
         found = await self._find(client, issue)
-        if found is not None:
-            return found
-        answer = await self._call(
-            client, "POST", json={"title": issue.title, "body": issue.body}, want=201
-        )
-        return int(answer.json()["number"])
+        if found is None:
+            answer = await self._call(
+                client, "POST", json={"title": issue.title, "body": issue.body}, want=201
+            )
+            found = answer.json()
+        return int(found["number"]), str(found.get("html_url") or found["url"])
 
-    async def _find(self, client: httpx.AsyncClient, issue: OwedIssue) -> int | None:
-        """The number of the open issue carrying ``issue``'s marker, None if none does."""
+    async def _find(self, client: httpx.AsyncClient, issue: OwedIssue) -> dict[str, Any] | None:
+        """The open issue carrying ``issue``'s marker, None if none does."""
         for page in range(1, MAX_PAGES + 1):
             params = {"state": "open", "type": "issues", "limit": PAGE_SIZE, "page": page}
             listed = (await self._call(client, "GET", params=params, want=200)).json()
             for open_issue in listed:
                 if issue.marked(open_issue.get("body")):
-                    return int(open_issue["number"])
+                    return dict(open_issue)
             if len(listed) < PAGE_SIZE:
                 break
         return None

@@ -12,6 +12,9 @@ never appears in an entry, a log line or an exception. An escalation to 0x01
 is ``about``. The resolution of an episode (:meth:`Notifier.resolve`, emergency-procedures.md
 Notification Flow 5) is logged first too, as a ``resolution`` entry, then sent on each
 channel that delivered the episode's alert, its entries ``about`` ``resolution``.
+Every message names its incident (gate4 guardrail 4): the caller's reference (correlation id
+and issue) goes below the text in the policy's ``update_reference_template``; the marker and
+the resolution entry record the episode's correlation id.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import httpx
 
 from sop.policy import Policy
+from sop.references import ID_FIELD, Reference
 from sut.agent.backchannel import Backchannel, describe
 from sut.agent.discord_client import DiscordDM, RetryBudget
 from sut.agent.emlog import EmergencyLog, EmergencyLogError
@@ -106,22 +110,26 @@ class Notifier:
                 timeout_seconds=timeout_seconds,
             )
 
-    async def alert(self, trigger: str, reason: str) -> NotificationResult:
+    async def alert(self, trigger: str, reason: str, reference: Reference) -> NotificationResult:
         """Write the marker, then try each channel in the policy's order until one delivers."""
         # SOP 3.3 is last in priority but written first: it needs no network, so an outage of
         # both channels (or a crash while sending) still leaves the trigger on disk.
-        self._append("marker", trigger=trigger, reason=reason, host=self._host)
-        return await self._send(self._alert_text(reason), trigger, None)
+        cid = {ID_FIELD: reference.correlation_id}
+        self._append("marker", trigger=trigger, reason=reason, host=self._host, **cid)
+        return await self._send(self._alert_text(reason, reference), trigger, None)
 
-    async def resend(self, trigger: str, reason: str) -> NotificationResult:
+    async def resend(self, trigger: str, reason: str, reference: Reference) -> NotificationResult:
         """The SOP 3.1 alert of a declaration whose marker is already on disk but which no
         channel delivered (an agent restarted mid-alert): the channels again in order, and
         no second marker (SOP 3.3 keeps one per declaration)."""
-        return await self._send(self._alert_text(reason), trigger, None)
+        return await self._send(self._alert_text(reason, reference), trigger, None)
 
-    def _alert_text(self, reason: str) -> str:
-        """SOP 3.1's template filled in: this host and the error or timeout that triggered."""
-        return self._policy.render_alert(self._host, reason)
+    def _alert_text(self, reason: str, reference: Reference) -> str:
+        """SOP 3.1's template filled in (this host and the error or timeout that triggered),
+        the incident's reference below it (gate4 guardrail 4)."""
+        return self._policy.reference.append(
+            self._policy.render_alert(self._host, reason), reference
+        )
 
     async def escalate(self, about: str, text: str) -> NotificationResult:
         """Send ``text`` to 0x01 over the same channels in the same order, with no marker.
@@ -133,7 +141,7 @@ class Notifier:
         return await self._send(text, about, about)
 
     async def resolve(
-        self, channels: Sequence[str], integrity: str
+        self, channels: Sequence[str], integrity: str, reference: Reference
     ) -> tuple[NotificationResult, ...]:
         """Notification Flow 5: log the resolution, then tell 0x01 on each of ``channels``.
 
@@ -141,8 +149,12 @@ class Notifier:
         leaves the closing on disk. Each send updates an alert that channel delivered: no
         failover to a channel that was never alerted ("Update all channels").
         """
-        self._append(RESOLUTION, channels=list(channels), host=self._host, integrity=integrity)
+        cid = {ID_FIELD: reference.correlation_id}
+        self._append(
+            RESOLUTION, channels=list(channels), host=self._host, integrity=integrity, **cid
+        )
         text = self._policy.render_resolution(self._host, integrity)
+        text = self._policy.reference.append(text, reference)  # gate4 guardrail 4
         results = []
         async with self._http() as client:
             for channel in channels:

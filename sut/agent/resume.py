@@ -34,7 +34,7 @@ from typing import Any, cast
 from sop.errors import SopdrillError
 from sop.observations import Trigger
 from sut.agent.notifier import Notifier
-from sut.agent.resolution import Episode, alerted_channels
+from sut.agent.resolution import Episode, alerted_channels, episode_correlation
 from sut.agent.service import AgentService
 from sut.runtime.jsonlog import get_logger
 
@@ -57,6 +57,8 @@ class Resumption:
     delivered: bool
     #: The channels that delivered an alert of the episode (a relapse's included), in order.
     alerted: tuple[str, ...] = ()
+    #: The episode's correlation id, from its first marker (gate4 guardrail 4).
+    correlation_id: str | None = None
 
     def note(self) -> dict[str, Any]:
         """The fields of the ``note`` entry that records the resumption."""
@@ -102,6 +104,7 @@ def resumption(entries: Sequence[dict[str, Any]]) -> Resumption | None:
         marker_seq=None if marker is None else int(marker["seq"]),
         delivered=delivered,
         alerted=alerted_channels(entries),
+        correlation_id=episode_correlation(entries),
     )
 
 
@@ -134,7 +137,7 @@ class Resume:
         ago_s = (datetime.now(UTC) - found.declared_at).total_seconds()
         detected = service.clock.scale.sop_minutes(max(0.0, ago_s))
         service.detector.resume_offline(found.trigger, -detected)
-        service.episode = Episode(found.alerted)
+        service.episode = Episode(found.alerted, found.correlation_id)
         with contextlib.suppress(SopdrillError):  # a full disk keeps it pending (emlog)
             service.log.append("note", **found.note())
         log.info("resumed offline from the emergency log", extra={"fields": found.note()})
@@ -147,6 +150,7 @@ class Resume:
         found, service = self.found, self.service
         if self._entries is not None and service.desk is not None:
             service.desk.filer.restore(self._entries)
+            service.desk.ids.restore(self._entries)  # gate4 guardrail 4: the same ids
         if found is None or found.delivered or service.policy is None:
             return
         notifier = Notifier(
@@ -161,10 +165,11 @@ class Resume:
         episode.sending(self._task)
 
     async def _owed(self, notifier: Notifier, found: Resumption, episode: Episode) -> None:
+        reference = episode.reference(self.service.config.name, found.trigger)
         if found.marker_seq is None:
-            result = await notifier.alert(found.trigger, found.reason)
+            result = await notifier.alert(found.trigger, found.reason, reference)
         else:
-            result = await notifier.resend(found.trigger, found.reason)
+            result = await notifier.resend(found.trigger, found.reason, reference)
         episode.told(result)
         self.service.notifications.append(result.as_json())
 

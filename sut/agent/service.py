@@ -361,7 +361,8 @@ class AgentService:
     # ---- SOP 3 and SOP 5 -------------------------------------------------------------------
     async def _alert(self, transition: Transition, episode: Episode) -> None:
         assert self._notifier is not None
-        result = await self._notifier.alert(transition.trigger or "unknown", transition.reason)
+        ref = episode.reference(self.config.name, transition.trigger or "unknown")  # gate4 g. 4
+        result = await self._notifier.alert(transition.trigger or "unknown", transition.reason, ref)
         episode.told(result)
         self.notifications.append(result.as_json())
 

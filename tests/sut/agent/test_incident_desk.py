@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from sop.policy import DEFAULT_POLICY_PATH, load_policy
+from sop.references import Reference
 from sop.timescale import TimeScale
+from sut.agent.correlation import Correlations
 from sut.agent.escalation import EscalationWatch
 from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
-from sut.agent.incident_desk import IncidentDesk
+from sut.agent.incident_desk import IncidentDesk, outage_key
 from sut.agent.integrity import MANIFEST_NAME, DataIntegrity, manifest_text
 from sut.agent.issue_filing import IncidentsRepo
 from sut.agent.notifier import NotificationResult
@@ -382,3 +384,51 @@ def test_other_kills_are_no_high_memory_incident(tmp_path, process, source, why)
     desk = Desk(tmp_path)
     kill_ahead(desk, process, source)
     assert desk.incidents() == [], why
+
+
+# ---- gate4 guardrail 4: every update names the incident's correlation id and its issue -------
+
+
+def test_an_outage_s_signal_and_escalation_share_its_id_and_the_escalation_links_its_issue(
+    tmp_path,
+):
+    desk = Desk(tmp_path)
+    desk.round({"ollama": "down"}, online=True)
+    [signal] = desk.signals
+    [incident] = desk.incidents()
+    cid = incident["correlation_id"]
+    assert cid.startswith("inc-")
+    assert (signal["correlation_id"], signal["issue"]) == (cid, "pending"), "P1, not filed yet"
+    url = "http://gitea.test/ops/incidents/issues/7"
+    desk.desk.ids.link(cid, url)  # what the filer hands over once Gitea took the issue
+    desk.later(1.1 * POLICY.escalation.self_healing_minutes)
+    desk.round({"ollama": "down"}, online=True)
+    [(_, text)] = desk.told.messages
+    assert POLICY.reference.split(text)[1] == Reference(cid, url)
+    [escalated] = desk.incidents("escalation")
+    assert escalated["correlation_id"] == cid
+
+
+def test_a_p0_message_names_its_id_and_no_issue(tmp_path):
+    desk = Desk(tmp_path)
+    desk.round({}, online=False)
+    (desk.data / "orders.csv").write_bytes(b"1001,9999.00\n")
+    desk.round({}, online=False)
+    [incident] = desk.incidents()
+    [(_, text)] = desk.told.messages
+    assert POLICY.reference.split(text)[1] == Reference(incident["correlation_id"], "none")
+
+
+def test_a_new_outage_is_a_new_id_and_a_restart_keeps_the_open_one(tmp_path):
+    desk = Desk(tmp_path)
+    desk.round({"ollama": "down"}, online=True)
+    desk.round({"ollama": "running"}, online=True)
+    desk.round({"ollama": "down"}, online=True)
+    first, second = (s["correlation_id"] for s in desk.signals)
+    assert first != second, "the next outage is a new incident"
+    closed = [e for e in desk.log if e["kind"] == "note" and e.get("closed")]
+    assert [e["correlation_id"] for e in closed] == [first]
+    # A restarted agent reads its log back: the outage still open keeps its id.
+    again = Correlations("ops")
+    again.restore(desk.log)
+    assert again.current(outage_key("ollama")) == second

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from sop.chain import verify_chain
 from sop.policy import Policy, load_policy
+from sop.references import NONE, Reference
 from sut.agent.emlog import EmergencyLog
 from sut.agent.notifier import ChannelConfig, Notifier
 
@@ -164,8 +165,12 @@ class Sleeps:
         self.asked.append(seconds)
 
 
+#: The reference every test alert names (gate4 guardrail 4): an OFFLINE episode files no issue.
+REF = Reference("inc-0123456789ab", NONE)
+
+
 def alert(notifier: Notifier, reason: str = "no heartbeat for 15 min; 3 API failures"):
-    return asyncio.run(notifier.alert("scenario_a", reason))
+    return asyncio.run(notifier.alert("scenario_a", reason, REF))
 
 
 def logged(log: EmergencyLog) -> list[dict[str, Any]]:
@@ -189,16 +194,18 @@ def test_discord_delivers_and_signal_is_not_tried(tmp_path, policy, discord, sig
     result = alert(notifier)
 
     assert result.delivered_via == "discord"
-    expected = policy.render_alert(HOST, "no heartbeat for 15 min; 3 API failures")
+    said = policy.render_alert(HOST, "no heartbeat for 15 min; 3 API failures")
+    expected = f"{said}\nIncident: {REF.correlation_id}. Issue: none."  # gate4 guardrail 4
     assert expected.startswith("\N{POLICE CARS REVOLVING LIGHT} CRITICAL")
     assert fake_discord.messages == [{"channel_id": "1100", "content": expected}]
     assert fake_signal.messages == []
     entries = logged(log)
     assert entries[0]["kind"] == "marker"
-    assert {k: entries[0][k] for k in ("trigger", "reason", "host")} == {
+    assert {k: entries[0][k] for k in ("trigger", "reason", "host", "correlation_id")} == {
         "trigger": "scenario_a",
         "reason": "no heartbeat for 15 min; 3 API failures",
         "host": HOST,
+        "correlation_id": REF.correlation_id,
     }
     assert notifications(entries) == [("discord", "delivered", 1, "create_message")]
     assert [a["outcome"] for a in result.attempts] == ["delivered"]
@@ -223,7 +230,9 @@ def test_discord_outage_falls_back_to_signal_after_one_retry(
     assert fake_discord.messages == []
     assert fake_signal.messages == [
         {
-            "message": policy.render_alert(HOST, "429 for more than 3 min"),
+            "message": policy.reference.append(
+                policy.render_alert(HOST, "429 for more than 3 min"), REF
+            ),
             "number": SENDER,
             "recipients": [SAFETY_RECIPIENT],
         }
@@ -377,14 +386,15 @@ def test_a_caller_client_is_used_and_the_dm_channel_is_opened_once(
             notifier = Notifier(
                 policy, channels(discord[1], signal[1]), log, HOST, client=client, sleep=Sleeps()
             )
-            first = await notifier.alert("scenario_a", "first")
-            second = await notifier.alert("scenario_b", "second")
+            first = await notifier.alert("scenario_a", "first", REF)
+            second = await notifier.alert("scenario_b", "second", REF)
             assert not client.is_closed  # the caller's client is the caller's to close
         return [first.delivered_via, second.delivered_via]
 
     assert asyncio.run(two_alerts()) == ["discord", "discord"]
     assert fake_discord.dm_opened == 1
-    assert [m["content"].rsplit("Reason: ", 1)[1] for m in fake_discord.messages] == [
+    bodies = [policy.reference.split(m["content"])[0] for m in fake_discord.messages]
+    assert [body.rsplit("Reason: ", 1)[1] for body in bodies] == [
         "first.",
         "second.",
     ]

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from sop.references import Reference
 from sut.agent.app import create_app
 from sut.agent.emlog import EmergencyLog
 from sut.agent.notifier import ChannelConfig, NotificationResult
@@ -192,7 +193,12 @@ def test_after_the_resync_the_channel_that_delivered_the_alert_is_told_it_is_res
     [alert] = wait_for(lambda: channels.received("discord")[:1], "the SOP 3.1 alert")
     assert POLICY.is_alert(alert)
     resolved = POLICY.render_resolution(HOST, "ok")
-    assert wait_for(lambda: channels.received("discord")[1:], "the resolution") == [resolved]
+    [told] = wait_for(lambda: channels.received("discord")[1:], "the resolution")
+    # gate4 guardrail 4: the episode's one id, on its alert and its resolution; no issue.
+    _, named = POLICY.reference.split(alert)
+    assert named is not None
+    assert named.issue == "none"
+    assert POLICY.reference.split(told) == (resolved, named)
     assert channels.received("signal") == [], "Signal delivered no alert: nothing to update"
     # Logged after the return to online, before any send (as the SOP 3.3 marker is).
     kinds = [e["kind"] for e in entries]
@@ -224,7 +230,12 @@ def test_only_the_channel_that_delivered_the_alert_is_told_though_the_first_is_b
     back(dispatcher, agent)
     wait_for(lambda: resolution_told(log, dispatcher), "the resolution, uploaded")
     resolved = POLICY.render_resolution(HOST, "ok")
-    assert wait_for(lambda: channels.received("signal")[1:], "the resolution") == [resolved]
+    [alert, told] = wait_for(
+        lambda: channels.received("signal")[:2][1:] and channels.received("signal"),
+        "the resolution",
+    )
+    assert POLICY.reference.split(told)[0] == resolved
+    assert POLICY.reference.split(told)[1] == POLICY.reference.split(alert)[1]
     assert channels.received("discord") == []
 
 
@@ -252,7 +263,7 @@ def test_an_agent_restarted_while_offline_tells_the_channel_its_predecessor_aler
 ):
     log = EmergencyLog(tmp_path / "openclaw" / "emergency.log")  # agent_config's log
     log.append("state", mode="offline", from_mode="suspect", trigger="scenario_a", reason="r")
-    log.append("marker", trigger="scenario_a", reason="r", host=HOST)
+    log.append("marker", trigger="scenario_a", reason="r", host=HOST, correlation_id="inc-before")
     log.append("notification", channel="discord", outcome="delivered", attempt=1)
     dispatcher, agent, path = run_agent()
     assert agent.get("/v1/state").json()["mode"] == "offline", "resumed OFFLINE"
@@ -260,5 +271,7 @@ def test_an_agent_restarted_while_offline_tells_the_channel_its_predecessor_aler
     entries = wait_for(lambda: resolution_told(path, dispatcher), "the resolution, uploaded")
     assert [e["channels"] for e in entries if e["kind"] == "resolution"] == [["discord"]]
     resolved = POLICY.render_resolution(HOST, "ok")
-    assert wait_for(lambda: channels.received("discord"), "the resolution") == [resolved]
+    [told] = wait_for(lambda: channels.received("discord"), "the resolution")
+    # gate4 guardrail 4: the predecessor's id, read back from its marker.
+    assert POLICY.reference.split(told) == (resolved, Reference("inc-before", "none"))
     assert channels.received("signal") == []
