@@ -32,6 +32,7 @@ from sop.history_json import (
     text,
     texts,
 )
+from sop.history_updates import DistressRecord, IssueRecord
 from sop.observations import Mode, ProbeOutcome, ProcessState, Trigger
 from sop.wire import plain
 
@@ -232,6 +233,8 @@ Record = (
     | ActionRequest
     | Advisory
     | ActionEffect
+    | DistressRecord
+    | IssueRecord
 )
 #: Every record class by its ``type`` tag.
 RECORD_TYPES: dict[str, type[Record]] = {cls.__name__: cls for cls in get_args(Record)}
@@ -354,11 +357,13 @@ __all__ = [
     "DiskSample",
     "DispatcherCopy",
     "DispatcherSample",
+    "DistressRecord",
     "EnvelopeRecord",
     "FaultSpan",
     "History",
     "HistoryFacts",
     "IntegrityCheck",
+    "IssueRecord",
     "LogEntry",
     "ModeSample",
     "ProcessSample",

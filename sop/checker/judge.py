@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sop.checker.actions import check_actions
+from sop.checker.correlation import check_correlation
 from sop.checker.detection import check_detection, check_validity
 from sop.checker.notification import check_notification
 from sop.checker.recovery import check_recovery
@@ -24,6 +25,7 @@ INVARIANTS: tuple[Callable[[History, Policy], InvariantVerdict], ...] = (
     check_notification,
     check_actions,
     check_recovery,
+    check_correlation,
 )
 
 

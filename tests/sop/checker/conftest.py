@@ -31,6 +31,7 @@ from sop.history import (
 )
 from sop.oracle import first_offline
 from sop.policy import Policy, load_policy
+from sop.references import NONE, Reference
 
 POLICY = load_policy()
 FACTS = HistoryFacts(
@@ -42,6 +43,8 @@ FACTS = HistoryFacts(
     time_scale=60.0,
     managed_services=("nginx",),
 )
+#: The OFFLINE episode's reference (gate4 guardrail 4): its id, no Gitea issue.
+EPISODE = Reference("inc-0123456789ab", NONE)
 POLL = 0.25  # the harness polls the agent's mode every quarter SOP minute
 
 
@@ -131,7 +134,7 @@ def killed_run(
             "discord",
             facts.discord_recipient_id,
             None,
-            policy.render_alert(facts.agent_host, reason),
+            policy.reference.append(policy.render_alert(facts.agent_host, reason), EPISODE),
             "discord-0",
         )
     )
@@ -199,7 +202,7 @@ def killed_run(
                 "discord",
                 facts.discord_recipient_id,
                 None,
-                policy.render_resolution(facts.agent_host, "ok"),
+                policy.reference.append(policy.render_resolution(facts.agent_host, "ok"), EPISODE),
                 "discord-resolution",
             )
         )

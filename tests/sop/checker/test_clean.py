@@ -16,6 +16,7 @@ def test_a_clean_killed_and_restored_drill_holds_everywhere(story: Any) -> None:
         ("notification", "held"),
         ("actions", "held"),
         ("recovery", "held"),
+        ("incident updates", "held"),
     ], [v.describe() for v in verdicts]
 
 
@@ -35,4 +36,4 @@ def test_verdicts_survive_json(story: Any) -> None:
 def test_an_empty_history_exercises_nothing(story: Any) -> None:
     verdicts = check(History("empty", story.facts), story.policy)
     assert {v.status for v in verdicts} == {"not_exercised"}
-    assert len(verdicts) == 5
+    assert len(verdicts) == 6

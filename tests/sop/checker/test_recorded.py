@@ -7,6 +7,8 @@ was started again its own probe saw the answer 0.13 SOP-min before the harness's
 checker once demanded a second OFFLINE at that instant from the stale run of failures.
 The run predates the agent's resolution (emergency-procedures.md Notification Flow 5, issue
 13): the one violation it holds now is that message, never sent, and it is kept as recorded.
+It predates gate4 guardrail 4's reference line too (correlation id, issue): its alert names
+none, the second violation it holds.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ def test_an_answer_the_harness_saw_after_the_agent_releases_the_latch() -> None:
     history = _load("docker_dying_after_silence.json")
     violated = violations(check(history, POLICY))
     assert [(v.invariant, v.divergence and v.divergence.clause) for v in violated] == [
-        ("notification", "Notification Flow 5")
+        ("notification", "Notification Flow 5"),
+        ("incident updates", "gate4 guardrail 4"),
     ], [v.describe() for v in violated]
     # Without the dispatcher's answers after the kill, leaving OFFLINE had no ground.
     killed = next(r.at for r in history.records if getattr(r, "kind", "") == "kill")
