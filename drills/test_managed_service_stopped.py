@@ -36,6 +36,7 @@ from fixtures.lifecycle import decisions, offline_by_storm, sop_since, steady_st
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
 from sop.policy import Policy
+from sop.references import PENDING
 
 #: Every drill of this module: SOP section 6 step 3 (remediation), nightly and quarterly.
 pytestmark = [
@@ -215,6 +216,12 @@ def test_a_managed_service_stopped_while_online_is_reported_and_fixed_only_on_ta
             issue_filed(*filed, since_mono=time.monotonic())
     # The report, its retries and the outage's end made one issue and one entry, no more.
     assert len(issues_about(gitea, kind)) == 1, gitea.issues()
+    # gate4 guardrail 4: the signal names the incident's id, the one its log entry holds,
+    # and "pending" (sent before its issue was filed); the issue names that id.
+    assert incident["correlation_id"] == logged["correlation_id"], (incident, logged)
+    assert incident["issue"] == PENDING, incident
+    [issue] = issues_about(gitea, kind)
+    assert f"Correlation ID: {incident['correlation_id']}" in issue["body"], issue["body"]
     assert len(outages_logged(probes.emergency_log(), kind)) == 1, "one outage, one entry"
     restarts = decisions(probes.emergency_log(), "restart_service")
     assert [d["source"].split(":")[0] for d in restarts] == ["task"], (
