@@ -140,6 +140,10 @@ def test_a_p1_outage_reported_online_files_one_issue_saying_what_since_and_tried
     [filed] = agent.notes("filed")
     assert agent.log.index(owed) < agent.log.index(filed)
     assert (filed["number"], filed["repo"]) == (issue["number"], REPO)
+    # gate4 guardrail 4: the issue names the incident's id, its filed note the link Gitea
+    # gave, which the incident's later updates carry.
+    assert f"- Correlation ID: {signal['correlation_id']}" in body
+    assert (filed["correlation_id"], filed["url"]) == (signal["correlation_id"], issue["html_url"])
 
     agent.round({"ollama": "down"})
     assert len(issues(gitea)) == 1, "the same outage, reported once, is one issue"
