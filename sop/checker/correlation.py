@@ -22,7 +22,7 @@ import re
 from sop.checker.backchannels import to_0x01
 from sop.checker.tolerance import TIMING_SLACK_MINUTES
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
-from sop.history import Delivery, DistressRecord, History, IssueRecord, LogEntry
+from sop.history import Delivery, DistressRecord, History, IssueRecord, LogEntry, ModeSample
 from sop.policy import Policy
 from sop.references import NONE, PENDING, Reference
 
@@ -71,6 +71,8 @@ def _judge_messages(
     found: list[Divergence] = []
     episode: str | None = None
     closed = False
+    last_alert = 0.0
+    online = [s.at for s in history.of(ModeSample) if s.mode == "online"]
     for m in sorted(history.of(Delivery), key=lambda d: d.at):
         if not to_0x01(history, m):
             continue
@@ -81,6 +83,11 @@ def _judge_messages(
             found.append(Divergence(m.at, CLAUSE, required, repr(last), (m.evidence_id,)))
             continue
         if policy.is_alert(m.content) or policy.is_resolution(m.content):
+            # The agent seen online since the last alert: that episode is over, though its
+            # resolution may not have reached 0x01 (a channel down at the close).
+            if policy.is_alert(m.content):
+                closed = closed or any(last_alert < at < m.at for at in online)
+                last_alert = m.at
             if policy.is_alert(m.content) and (episode is None or closed):
                 if closed and ref.correlation_id == episode:
                     required = "a new episode's own id"

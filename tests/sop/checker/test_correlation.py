@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sop.checker.correlation import check_correlation
-from sop.history import Delivery, DistressRecord, History, IssueRecord, LogEntry
+from sop.history import Delivery, DistressRecord, History, IssueRecord, LogEntry, ModeSample
 from sop.policy import load_policy
 from sop.references import Reference
 
@@ -88,3 +88,18 @@ def test_an_escalation_of_an_incident_only_logged_names_a_known_id(story: Any) -
     )
     told = escalation(story, 6.0, Reference(CID, "pending"))
     assert check_correlation(story.add(story.run(), logged, told), POLICY).status == "held"
+
+
+def test_a_later_alert_with_another_id_is_a_new_episode_only_once_the_agent_was_online(
+    story: Any,
+) -> None:
+    clean = story.run(restore_at=None)  # OFFLINE to the end: never seen online again
+    at = clean.end + 1.0
+    alert = POLICY.reference.append(
+        POLICY.render_alert(story.facts.agent_host, "again"), Reference("inc-next", "none")
+    )
+    again = Delivery(at, "discord", story.facts.discord_recipient_id, None, alert, "discord-9")
+    assert "the episode's id" in judged(story.add(clean, again)).required
+    seen_online = ModeSample(at - 0.5, "online", None, "poll-online")
+    verdict = check_correlation(story.add(clean, seen_online, again), POLICY)
+    assert verdict.status == "held", verdict.describe()
