@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sop.policy_reader import FieldReader
 
@@ -77,6 +78,13 @@ class ReferenceTemplate:
         return re.compile(escaped)
 
 
+def issue_path(link: str) -> str:
+    """The issue a link names, whoever's address of Gitea it uses: its path. The agent links
+    the issue at the address it reaches Gitea by, the harness reads it at its own (on the
+    docker backend a mapped port): the same issue, the same path."""
+    return urlsplit(link).path.rstrip("/")
+
+
 def read_reference(top: FieldReader) -> ReferenceTemplate:
     """The policy's ``update_reference_template``, validated."""
     text = top.text("update_reference_template")
@@ -93,5 +101,6 @@ __all__ = [
     "PENDING",
     "Reference",
     "ReferenceTemplate",
+    "issue_path",
     "read_reference",
 ]

@@ -24,7 +24,7 @@ from sop.checker.tolerance import TIMING_SLACK_MINUTES
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
 from sop.history import Delivery, DistressRecord, History, IssueRecord, LogEntry, ModeSample
 from sop.policy import Policy
-from sop.references import NONE, PENDING, Reference
+from sop.references import NONE, PENDING, Reference, issue_path
 
 INVARIANT = "incident updates"
 CLAUSE = "gate4 guardrail 4"
@@ -47,11 +47,12 @@ def _judge_link(
     if not history.of(IssueRecord):
         return None  # the history holds no issue (no Gitea, or not read): nothing to compare
     mine = issues.get(ref.correlation_id, [])
-    links = {i.html_url for i in mine} | {i.api_url for i in mine}
+    # By path: the agent and the harness reach one Gitea at different addresses (docker).
+    links = {issue_path(i.html_url) for i in mine} | {issue_path(i.api_url) for i in mine}
     # Gitea stamps whole seconds: an issue existed for sure one wall second after its stamp.
     second = history.facts.time_scale / 60
     existed = [i for i in mine if i.at + second + TIMING_SLACK_MINUTES < at]
-    if ref.linked and ref.issue not in links:
+    if ref.linked and issue_path(ref.issue) not in links:
         observed = f"{ref.issue!r}, not an issue filed for {ref.correlation_id}"
         return Divergence(at, CLAUSE, "a link to the incident's own issue", observed, (cited,))
     if existed and not ref.linked:

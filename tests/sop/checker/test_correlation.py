@@ -80,6 +80,10 @@ def test_an_update_after_its_issue_exists_must_link_it(story: Any) -> None:
     assert check_correlation(linked, POLICY).status == "held"
     wrong = story.add(base, escalation(story, late, Reference(CID, URL + "0")))
     assert "own issue" in judged(wrong).required
+    # The agent's own address of the same Gitea (docker maps the harness's port): linked.
+    elsewhere = URL.replace("gitea.test", "127.0.0.1:3000")
+    seen = story.add(base, escalation(story, late, Reference(CID, elsewhere)))
+    assert check_correlation(seen, POLICY).status == "held"
 
 
 def test_an_escalation_of_an_incident_only_logged_names_a_known_id(story: Any) -> None:
