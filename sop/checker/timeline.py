@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sop.history import DispatcherSample, EnvelopeRecord, History, ModeSample
@@ -111,7 +112,7 @@ def observations(
         previous_report = report.at
         timeline.append(RateLimitReport(at, report.limited))
     previous: float | None = None
-    for sample in samples:
+    for index, sample in enumerate(samples):
         probe_at = check_at = sample.at
         if early and previous is not None:
             # Only the states that make a scenario move back: an answer or a live process is
@@ -127,11 +128,26 @@ def observations(
                 probe_at = _just_after(_last_before(limited, sample.at, previous))
             if sample.process is not None and sample.process not in GONE_STATES:
                 check_at = _just_after(previous)
+        if early and probe_at != sample.at and _ends_a_failing_run(samples, index):
+            # The run of failures lasted at least until this sample, so the agent's own
+            # probe in the interval after it may have failed too: one more failure, here
+            # (the quarterly's scale 1: a kill just after a harness sample, the agent's
+            # third failure between its next two samples, judged early for want of it).
+            timeline.append(ApiProbe(sample.at, sample.api))
         previous = sample.at
         timeline.append(ApiProbe(probe_at, sample.api))
         if history.facts.co_located and sample.process is not None:
             timeline.append(ProcessCheck(check_at, sample.process))
     return sorted(timeline, key=lambda obs: obs.at)
+
+
+def _ends_a_failing_run(samples: Sequence[DispatcherSample], index: int) -> bool:
+    """Whether ``samples[index]`` is a failed probe (not a rate limit) that no later failed
+    sample follows before an answer (or the end of the history)."""
+    if samples[index].api in ("ok", "rate_limited"):
+        return False
+    following = samples[index + 1] if index + 1 < len(samples) else None
+    return following is None or following.api == "ok"
 
 
 def _just_after(at: float) -> float:

@@ -305,3 +305,45 @@ def test_a_storm_the_samples_saw_for_three_minutes_requires_offline() -> None:
     assert verdict.divergence is not None
     assert verdict.divergence.required.startswith("OFFLINE by")
     assert "scenario_b at 3.7" in verdict.divergence.required
+
+
+def _kill_sampled_once_a_minute(declared_at: float) -> Any:
+    """The quarterly's scale-1 drill (a dispatcher dying after the silence): heartbeats cut
+    after 1.95, the dispatcher killed at 17.96, just before the harness's sample at 18.02;
+    its samples a minute apart see it gone at 18.02 and 19.02 and back at 20.02 (the drill
+    reverts once OFFLINE is seen); the agent's own probes, at another phase, fail at 17.97,
+    18.97 and 19.97."""
+    from sop.history import DispatcherSample, History
+
+    from .conftest import FACTS
+
+    records: list[Any] = [
+        EnvelopeRecord(at, "heartbeat", "dispatcher", True, f"hb-{n}", n, at, "ok")
+        for n, at in enumerate((0.95, 1.95))
+    ]
+    for minute in range(21):
+        at = minute + 0.02
+        gone = 18 <= minute <= 19
+        api, process = ("unreachable", "dead") if gone else ("ok", "running")
+        records.append(DispatcherSample(at, api, process, f"api-{minute}"))
+    t = 0.0
+    while t < 20.5:
+        mode = "offline" if t >= declared_at else ("suspect" if t >= 4.0 else "online")
+        records.append(ModeSample(t, mode, "scenario_a" if mode == "offline" else None, f"m-{t}"))
+        t += POLL
+    records.append(ModeSample(declared_at, "offline", "scenario_a", "emergency_log#0"))
+    return History("drills/test_scenario_a_conditions.py::dying", FACTS, tuple(records))
+
+
+def test_a_third_failure_between_two_samples_is_no_early_declaration() -> None:
+    # The run of failures lasted until the answer at 20.02: the agent's probe after 19.02
+    # may have failed too, so three failures by 19.99 is on time, not early ("due never").
+    verdict = check_detection(_kill_sampled_once_a_minute(19.99), POLICY)
+    assert verdict.status == "held", verdict.divergence
+
+
+def test_a_declaration_after_one_failed_sample_is_still_early() -> None:
+    verdict = check_detection(_kill_sampled_once_a_minute(18.3), POLICY)
+    assert verdict.status == "violated"
+    assert verdict.divergence is not None
+    assert verdict.divergence.required.startswith("no OFFLINE before a scenario holds")
