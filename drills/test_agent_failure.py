@@ -22,13 +22,12 @@ health checks, stand-in sinks, the emergency log on disk, the dispatcher's API.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from fixtures.agent_restart import AGENT, await_restart, log_continues, silences_since
-from fixtures.lifecycle import marker_entries
+from fixtures.lifecycle import hold_after, marker_entries, wait_after
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES, WATCHDOG_LOOK_WALL_S
 from fixtures.waiting import wait_until
 from sop.alert_file import AGENT_FAILURE
@@ -226,16 +225,15 @@ def test_agent_that_cannot_start_again_is_alerted_p0_once_unresolved_and_comes_b
         before = probes.emergency_alerts("ops")
         fault = faults.make("port-taken", {"service": AGENT})
         with drill.inject(fault):
-            assert fault.injected_at_mono is not None
-            since_s = time.monotonic() - fault.injected_at_mono
-            clock.hold(max(rto - clock.sop_minutes(since_s), 0.0), "no P0 before the RTO")
+            hold_after(clock, fault, rto, "no P0 before the RTO")
             assert alerts_on_disk(probes, before) == [], "STEP 4: reported before the RTO"
             due = rto + 2 * watchdog_round + DETECTION_TOLERANCE_MINUTES
-            remaining_s = clock.wall_seconds(due) - (time.monotonic() - fault.injected_at_mono)
-            alerts = wait_until(
+            alerts = wait_after(
+                clock,
+                fault,
+                due,
                 lambda: alerts_on_disk(probes, before),
-                lambda seen: len(seen) > 0,
-                timeout_s=max(remaining_s, probes.poll_interval_s),
+                interval_s=probes.poll_interval_s,
                 describe=f"one P0 line in the agent host's EMERGENCY_ALERT.txt within {due:g} "
                 "SOP-min of the kill (RTO + two watchdog rounds + tolerance)",
                 hint="the watchdog's log beside the agent's",

@@ -14,14 +14,13 @@ EMERGENCY_ALERT.txt, never before, never again.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from fixtures.agent_restart import AGENT, silences_since
 from fixtures.gitea import GiteaClient
-from fixtures.lifecycle import decisions, steady_state
+from fixtures.lifecycle import decisions, hold_after, steady_state, wait_after
 from fixtures.tolerance import DETECTION_TOLERANCE_MINUTES
 from fixtures.topology import ServiceState
 from fixtures.waiting import wait_until
@@ -125,18 +124,17 @@ def test_an_agent_silence_unresolved_past_level_2_is_escalated_to_level_3_once(
         began = datetime.now(UTC)
         fault = faults.link_down(("agent_inbox",))
         with drill.inject(fault):
-            assert fault.injected_at_mono is not None
-            since_s = time.monotonic() - fault.injected_at_mono
-            clock.hold(max(father - clock.sop_minutes(since_s), 0.0), "no Level 3 before 30")
+            hold_after(clock, fault, father, "no Level 3 before 30")
             assert level3_lines(probes, before) == [], "Level 2 escalated before its end"
             # The silence opens at the first heartbeat after the cut (one interval at most)
             # and is escalated at the first heartbeat past Level 2's end (one more).
             due = father + 2 * beat + DETECTION_TOLERANCE_MINUTES
-            remaining_s = clock.wall_seconds(due) - (time.monotonic() - fault.injected_at_mono)
-            lines = wait_until(
+            lines = wait_after(
+                clock,
+                fault,
+                due,
                 lambda: level3_lines(probes, before),
-                lambda seen: len(seen) > 0,
-                timeout_s=max(remaining_s, probes.poll_interval_s),
+                interval_s=probes.poll_interval_s,
                 describe=f"one Level 3 line in the dispatcher's EMERGENCY_ALERT.txt within "
                 f"{due:g} SOP-min of the cut",
                 hint="the dispatcher's log (silence escalated to Level 3)",
