@@ -7,22 +7,17 @@ marker does), with the severity the seeds assign to its kind (the policy's ``sev
 a P0 or P1 becomes a distress signal to the Dispatcher (when it can hear it; the log goes
 with the re-sync otherwise, SOP 5.2); a P0 is told to 0x01 at once; a P1 is watched and
 escalated to 0x01 once if still unresolved at its escalation timeout (sut/agent/escalation.py).
-A re-sync refused past the Agent Operations RTO is escalated here too (sut/agent/resync_watch.py).
-A managed service's outage reported while online is logged once too (its signal retried until
-taken), and Ollama or the Dispatcher's API answering slower than its P2 bound is a P2 logged
-once an episode and nothing more (sut/agent/slowness.py). A process killed while OFFLINE for
-holding memory over SOP 4's bar is a P1 logged before the kill, once an episode, resolved
-when the process is gone (sut/agent/high_memory.py).
-A restart of a service that did not bring it back is its own incident, once an outage, and the
-distress signal of scenario 2 STEP 4: logged, then to the Dispatcher when it hears, and as the
-seed's line in the father's spool on this host (sut/agent/recovery.py).
-Every P1 reported is also owed a Gitea issue (the flow's "Gitea issue (P1)"), filed in the
-background on each round until Gitea takes it (sut/agent/issue_filing.py).
-Every incident has a correlation id (sut/agent/correlation.py), in its log entries, and every
-update of it (distress signal, message to 0x01) names it and its issue (gate4 guardrail 4).
+Also here: a re-sync refused past the Agent Operations RTO (sut/agent/resync_watch.py); a
+service outage reported while online, logged once (its signal retried until taken); a P2 once
+an episode for an answer slower than its bound (sut/agent/slowness.py); a P1 logged before
+SOP 4 kills a process over the RAM bar (sut/agent/high_memory.py); a restart that did not
+bring its service back, scenario 2 STEP 4's distress signal, also as the seed's line in the
+father's spool (sut/agent/recovery.py). Every P1 is owed a Gitea issue ("Gitea issue (P1)"),
+filed in the background until Gitea takes it (sut/agent/issue_filing.py). Every incident has
+a correlation id in its entries and updates, and they name its issue (gate4 guardrail 4).
 Each remediation round (:meth:`IncidentDesk.round`) looks at what raises and resolves them:
-the risk controls (sut/agent/riskcontrols.py), the data's integrity (sut/agent/integrity.py),
-the managed services and their health checks' times, and the escalation timeouts.
+risk controls (sut/agent/riskcontrols.py), data integrity (sut/agent/integrity.py), Gitea's
+data (sut/agent/gitea_loss.py), the services, their health checks' times, the escalations.
 """
 
 from __future__ import annotations
@@ -41,6 +36,8 @@ from sut.agent.emlog import Recorder
 from sut.agent.escalation import CATEGORY, EscalationWatch
 from sut.agent.father_channel import FatherChannel, FatherLink
 from sut.agent.gate import ActionRequest, HostFacts, ProcessUsage
+from sut.agent.gitea_loss import KIND as GITEA_LOST
+from sut.agent.gitea_loss import GiteaLossWatch
 from sut.agent.high_memory import KIND as HIGH_MEMORY
 from sut.agent.high_memory import MemoryWatch, runaway, watch_key
 from sut.agent.incidents import IncidentReporter, distress_signal, outage_kind
@@ -105,6 +102,7 @@ class IncidentDesk:
     #: The open incidents' correlation ids and their issues' links (gate4 guardrail 4).
     ids: Correlations = field(init=False)
     filer: IssueFiler = field(init=False)
+    gitea_loss: GiteaLossWatch = field(init=False)
     slowness: SlowWatch = field(init=False)
     memory: MemoryWatch = field(init=False)
     #: The services whose outage (reported online) is logged and not yet over.
@@ -118,6 +116,8 @@ class IncidentDesk:
         if (gitea := self.father.gitea) is not None:
             channel = FatherChannel(gitea, self.agent, self.timeout_s, self.record, self.spawn)
             self.messages = channel
+        every_s = self.wall(self.policy.deployment.heartbeat_interval_minutes)
+        self.gitea_loss = GiteaLossWatch(self.gitea, self.timeout_s, every_s, self.spawn)
         self.slowness = SlowWatch(self.policy.latency)
         self.memory = MemoryWatch(self.policy.green_list.kill_runaway)
         self.reporter = IncidentReporter(
@@ -164,6 +164,13 @@ class IncidentDesk:
             )
         elif cleared:
             self.resolve(DATA_CORRUPTION)
+        lost, back = self.gitea_loss.news()  # P0 "Gitea lost": its data gone, not stopped
+        if lost is not None:
+            await self.raise_incident(client, GITEA_LOST, "gitea", lost, online=online)
+        elif back:
+            self.resolve(GITEA_LOST)
+        if states.get("gitea") == "running":  # a Gitea not answering is scenario 3's
+            self.gitea_loss.poke(client, self.filer.filed)
         self.resolve_outages(states)
         if online:  # while the Dispatcher mediates, the agent reports and does not heal
             await self.report_outages(client, states)

@@ -139,6 +139,17 @@ def owed_in(entries: Sequence[Mapping[str, Any]]) -> list[OwedIssue]:
     return list(owed.values())
 
 
+def filed_numbers(entries: Sequence[Mapping[str, Any]], repo: str) -> tuple[int, ...]:
+    """The numbers of the issues an emergency log records as filed in ``repo``, in order."""
+    numbers: list[int] = []
+    for entry in entries:
+        if entry.get("kind") == "note" and entry.get("issue") == FILED:
+            number = entry.get("number")
+            if str(entry.get("repo")).lower() == repo.lower() and isinstance(number, int):
+                numbers.append(number)
+    return tuple(dict.fromkeys(numbers))
+
+
 class GiteaUnanswered(Exception):
     """Gitea did not take the request (down, hung, refusing): the issue stays owed."""
 
@@ -158,6 +169,8 @@ class IssueFiler:
     _owed: dict[str, OwedIssue] = field(default_factory=dict)
     _failed_once: set[str] = field(default_factory=set)
     _filing: object | None = None  # the running filing's task: one at a time
+    #: The numbers of the issues filed in the repository, as the log records them.
+    filed: list[int] = field(default_factory=list)
 
     @property
     def owed(self) -> list[OwedIssue]:
@@ -177,6 +190,7 @@ class IssueFiler:
             return
         for issue in owed_in(entries):
             self._owed.setdefault(issue.incident, issue)
+        self.filed[:] = filed_numbers(entries, self.repo.repo)  # looked for (gitea_loss.py)
 
     def poke(self, client: httpx.AsyncClient) -> None:
         """File the owed issues in the background unless a filing runs; never waits."""
@@ -202,6 +216,8 @@ class IssueFiler:
                 where = {"incident": issue.incident, "number": number, "repo": self.repo.repo}
                 ids = {ID_FIELD: issue.correlation_id, "url": url}
                 self.record("note", issue=FILED, title=issue.title, **where, **ids)
+                if number not in self.filed:  # an issue found open was filed before
+                    self.filed.append(number)
                 if self.linked is not None and issue.correlation_id is not None:
                     self.linked(issue.correlation_id, url)
                 log.info("gitea issue filed", extra={"fields": where})
@@ -260,6 +276,7 @@ __all__ = [
     "IncidentsRepo",
     "IssueFiler",
     "OwedIssue",
+    "filed_numbers",
     "incident_id",
     "owed_in",
     "owed_issue",

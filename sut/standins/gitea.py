@@ -40,8 +40,9 @@ Environment: ``SOPDRILL_GITEA_TOKEN`` (the access token, a secret: never logged)
 (comma-separated ``owner/name``, default ``ops/incidents``; an owner other than the user is
 an organization), ``SOPDRILL_GITEA_COLLABORATOR`` and ``SOPDRILL_GITEA_COLLABORATOR_TOKEN_SHA256``
 (the second account and the hex SHA-256 of its token), ``SOPDRILL_GITEA_VERSION``,
-``SOPDRILL_GITEA_DATA`` (a directory: the issues outlive a restart in its ``issues.json``; in
-memory without it), and those of every service.
+``SOPDRILL_GITEA_DATA`` (a directory: the issues outlive a restart in its ``issues.json``, the
+repositories exist while its install record does, sut/standins/gitea_install.py; in memory
+without it), and those of every service.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ from sut.standins.app import guarded_app, run
 from sut.standins.fault import Fault
 from sut.standins.gitea_accounts import Accounts, base_url, first, gitea_error
 from sut.standins.gitea_comments import CommentRoutes, open_comments
+from sut.standins.gitea_install import installed_repositories
 from sut.standins.gitea_issues import (
     CREATE_OPTION,
     EDIT_OPTION,
@@ -331,8 +333,9 @@ def create_app(settings: Settings) -> Starlette:
             f"{SERVICE}: SOPDRILL_GITEA_USER: expected a Gitea login, got {login!r}"
         )
     user = Account(1, login)
-    repositories = parse_repositories(settings.items("SOPDRILL_GITEA_REPOS", DEFAULT_REPOS), user)
+    configured = parse_repositories(settings.items("SOPDRILL_GITEA_REPOS", DEFAULT_REPOS), user)
     data = settings.optional("SOPDRILL_GITEA_DATA")
+    repositories = installed_repositories(data, configured)  # before the issues make the dir
     book = open_book(data)
     version = settings.text("SOPDRILL_GITEA_VERSION", DEFAULT_VERSION)
     collaborator = None

@@ -211,7 +211,7 @@ def gitea_standin(tmp_path_factory: pytest.TempPathFactory, in_process: Any) -> 
     # Issues on disk: every accepted write goes through the atomic file write too.
     env = {
         "SOPDRILL_GITEA_TOKEN": GITEA_TOKEN,
-        "SOPDRILL_GITEA_DATA": str(tmp_path_factory.mktemp("gitea")),
+        "SOPDRILL_GITEA_DATA": str(tmp_path_factory.mktemp("gitea") / "data"),
     }
     app = gitea.create_app(Settings("gitea", env))
     repo = f"{gitea.API}/repos/ops/incidents"

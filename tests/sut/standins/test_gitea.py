@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings
 from sut.standins.gitea import API, create_app
+from sut.standins.gitea_install import REPOSITORIES_FILE
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"  # shaped like a Gitea access token
 AUTH = {"Authorization": f"token {TOKEN}"}
@@ -341,9 +342,29 @@ def test_issues_outlive_a_restart_on_the_same_data_directory(
     assert after == before
     assert [i["state"] for i in after] == ["open", "closed"]
     assert (third["number"], third["id"]) == (3, 3)
-    assert [p.name for p in (tmp_path / "gitea").iterdir()] == ["issues.json"], (
-        "no temporary file is left"
-    )
+    assert sorted(p.name for p in (tmp_path / "gitea").iterdir()) == [
+        "issues.json",
+        REPOSITORIES_FILE,
+    ], "no temporary file is left"
+
+
+def test_a_lost_data_directory_comes_back_empty_and_its_repositories_answer_404(
+    tmp_path: Path, in_process: Any
+) -> None:
+    # emergency-procedures.md P0 "Gitea lost": the data gone, not the service stopped.
+    data = tmp_path / "gitea"
+    settings = _settings(SOPDRILL_GITEA_DATA=str(data))
+    with in_process(create_app(settings)) as first:
+        assert first.get(f"{API}/repos/ops/incidents", headers=AUTH).status_code == 200
+        first.post(_issues("ops/incidents"), json={"title": "a"}, headers=AUTH)
+    for path in data.iterdir():
+        path.unlink()  # the disk lost: the directory is there, empty
+    with in_process(create_app(settings)) as second:
+        assert second.get(f"{API}/version", headers=AUTH).status_code == 200
+        gone = second.get(f"{API}/repos/ops/incidents", headers=AUTH)
+        assert (gone.status_code, gone.json()["message"]) == (404, "not found")
+        assert second.get(f"{_issues('ops/incidents')}/1", headers=AUTH).status_code == 404
+    assert not (data / REPOSITORIES_FILE).exists(), "nothing recreates the repositories"
 
 
 def test_the_token_never_reaches_the_logs(

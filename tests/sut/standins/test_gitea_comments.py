@@ -40,7 +40,7 @@ def _as(base: str, token: str) -> httpx.Client:
 
 @pytest.fixture(scope="module")
 def base_url(serve: Callable[[Starlette], str], tmp_path_factory) -> str:
-    return serve(create_app(_settings(tmp_path_factory.mktemp("gitea"))))
+    return serve(create_app(_settings(tmp_path_factory.mktemp("gitea") / "data")))
 
 
 def test_the_collaborator_signs_in_and_posts_as_itself(base_url):
@@ -86,10 +86,10 @@ def test_comments_are_refused_as_gitea_refuses_them(base_url):
 def test_comments_outlive_a_restart(tmp_path, in_process):
     auth = {"Authorization": f"token {TOKEN}"}
     issues = f"{API}/repos/{REPO}/issues"
-    with in_process(create_app(_settings(tmp_path))) as first:
+    with in_process(create_app(_settings(tmp_path / "gitea"))) as first:
         number = first.post(issues, json={"title": "t"}, headers=auth).json()["number"]
         first.post(f"{issues}/{number}/comments", json={"body": "kept"}, headers=auth)
-    with in_process(create_app(_settings(tmp_path))) as again:
+    with in_process(create_app(_settings(tmp_path / "gitea"))) as again:
         listed = again.get(f"{issues}/{number}/comments", headers=auth).json()
     assert [c["body"] for c in listed] == ["kept"]
 
