@@ -1,7 +1,9 @@
 """report.html's "Seeds coverage": each clause of the seeds with this run's drills and verdicts.
 
 The run is small and real: the harness's own ``EvidenceRecorder`` writes evidence.json for
-five drills (a parametrized one twice) under the node ids ``sopdrill run`` gives them.
+five drills (a parametrized one twice) under the node ids ``sopdrill run`` gives them. The
+map is a copy of the shipped one with one row set back to a gap (the shipped map may have
+none left): emergency-procedures.md P0, one of whose drills ran.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from fixtures.run_facts import environment_facts, policy_facts
 from reports import coverage as report_coverage
 from reports.build import build_report
 from reports.coverage import CoverageRow, coverage_rows
-from sop.coverage import NOT_YET_DRILLED, OUT_OF_SCOPE
+from sop.coverage import COVERAGE_MAP_PATH, NOT_YET_DRILLED, OUT_OF_SCOPE, seeds_coverage
 from sop.errors import CoverageError
 from sop.seeds import seed_clauses
 
@@ -48,9 +50,28 @@ RUN = {
 }
 
 
+#: The row the copied map sets back to a gap, and the reason it gives.
+GAP = ("emergency-procedures.md", "P0")
+GAP_REASON = "Set back to a gap by this test: no drill of it counts as drilling it."
+
+
+def gapped_map(tmp_path: Path) -> Path:
+    """A copy of the shipped map whose ``GAP`` row is not yet drilled, partly by UNSTARTABLE."""
+    text = COVERAGE_MAP_PATH.read_text(encoding="utf-8")
+    head = f'["{GAP[0]}"."{GAP[1]}"]\n'
+    start = text.index(head)
+    end = text.index("\n[", start + len(head))
+    row = f'{head}not_yet_drilled = "{GAP_REASON}"\npartly = ["{UNSTARTABLE}"]\n'
+    path = tmp_path / COVERAGE_MAP_PATH.name
+    path.write_text(text[:start] + row + text[end:], encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def built(tmp_path: Path):
-    """report.html of a run of the drills of ``RUN``."""
+def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """report.html of a run of the drills of ``RUN``, over the map with its gap."""
+    gapped = seeds_coverage(map_path=gapped_map(tmp_path))
+    monkeypatch.setattr(report_coverage, "seeds_coverage", lambda: gapped)
     recorder = EvidenceRecorder(tmp_path)
     recorder.describe_run(backend="local", time_scale=60.0, suite="nightly",
                           **policy_facts(), **environment_facts())  # fmt: skip
@@ -96,8 +117,7 @@ def test_each_clause_gets_this_runs_drills_and_state(built) -> None:
     )
     assert seen(sop, "3.2") == ("not run", [])
     # A gap stays a gap, whatever of it ran; the out of scope stay out of scope.
-    assert seen("emergency-procedures.md", "P0") == (NOT_YET_DRILLED, [(UNSTARTABLE, "PASS")])
-    assert seen("gate4-incident-runbooks.md", "Guardrails / 4") == (NOT_YET_DRILLED, [])
+    assert seen(*GAP) == (NOT_YET_DRILLED, [(UNSTARTABLE, "PASS")])
     step = rows[("emergency-procedures.md", "Scenario 5 / STEP 2")]
     assert (step.state, step.coverage.ruled_with) == (OUT_OF_SCOPE, "Scenario 5")
 
@@ -116,9 +136,9 @@ def test_the_report_shows_the_map_with_verdicts_gaps_and_reasons(built) -> None:
     row = html_row(section, "3.2")
     assert "not run" in row
     assert "none of its drills ran: <code>drills/<wbr>test_<wbr>backchannel_<wbr>failover" in row
-    row = html_row(section, "Guardrails / 4")
+    row = html_row(section, GAP[1])
     assert '<span class="badge not-covered">not yet drilled</span>' in row
-    assert "carry none and no drill asserts one" in row
+    assert GAP_REASON in row
     row = html_row(section, "Scenario 5")
     assert '<span class="badge muted">out of scope</span>' in row
     assert "provisioning new VPSs at a cloud provider" in row
