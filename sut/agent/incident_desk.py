@@ -68,7 +68,7 @@ def outage_key(component: str) -> str:
     return f"service:{component}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, kw_only=True)
 class IncidentDesk:
     """Logs, reports and escalates the agent's incidents (a plain class; see the module)."""
 

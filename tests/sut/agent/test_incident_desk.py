@@ -53,20 +53,20 @@ def desk_for(
     """A desk telling 0x01 through ``told`` and keeping its log entries in ``log``, at the
     tests' scale, its dispatcher reached by the caller's transport."""
     return IncidentDesk(
-        POLICY,
-        agent,
-        host,
-        dispatcher,
-        1.0,
-        b"key",
-        told,  # type: ignore[arg-type]
-        lambda kind, **fields: log.append({"kind": kind, **fields}),
-        lambda event: None,
-        [],
-        [],
-        SCALE.wall_seconds,
-        risk,
-        integrity,
+        policy=POLICY,
+        agent=agent,
+        host=host,
+        dispatcher_url=dispatcher,
+        timeout_s=1.0,
+        key=b"key",
+        notifier=told,  # type: ignore[arg-type]
+        record=lambda kind, **fields: log.append({"kind": kind, **fields}),
+        count=lambda event: None,
+        decisions=[],
+        notifications=[],
+        wall=SCALE.wall_seconds,
+        risk=risk,
+        integrity=integrity,
         **keywords,
     )
 
