@@ -19,6 +19,8 @@ _TRANSITIONAL_STATES = {"STOPPING"}
 #: loaded host). Its failing health check then is no outage: CI's parallel docker drills
 #: saw the agent report Ollama degraded while the host was still booting.
 STARTUP_GRACE_S = 15.0
+#: supervisord's fault for a start of a program in RUNNING, STARTING or BACKOFF.
+_ALREADY_STARTED = "ALREADY_STARTED"
 
 
 class SupervisorCallError(SopdrillError):
@@ -91,8 +93,23 @@ class Supervisor:
         return {info["name"]: _state_word(info) for info in infos}
 
     async def start(self, name: str) -> None:
-        """Start ``name`` and wait until supervisord sees it running."""
-        await asyncio.to_thread(self._call, "startProcess", name, True)
+        """Start ``name`` and wait until supervisord sees it running.
+
+        A program supervisord is itself retrying (BACKOFF, or STARTING between two tries)
+        counts as down (SOP 4) but refuses a start with ALREADY_STARTED: it is stopped, which
+        ends the back-off, and started afresh, so the outcome logged is the start's own.
+        """
+        try:
+            await asyncio.to_thread(self._call, "startProcess", name, True)
+        except SupervisorCallError as exc:
+            if _ALREADY_STARTED not in str(exc):
+                raise
+            state = (await asyncio.to_thread(self.process_info, name)).get("statename")
+            if state == "RUNNING":
+                return
+            with contextlib.suppress(SupervisorCallError):  # it may have ended meanwhile
+                await asyncio.to_thread(self._call, "stopProcess", name, True)
+            await asyncio.to_thread(self._call, "startProcess", name, True)
 
     async def restart(self, name: str) -> None:
         """Stop (if running) and start ``name``: the fix for a degraded service."""

@@ -166,6 +166,8 @@ def free_port() -> int:
 class Supervisord:
     process: subprocess.Popen[bytes]
     url: str
+    #: Where the flapper program looks for its ``ready`` file.
+    ready_dir: Path
 
     def rpc(self) -> xmlrpc.client.ServerProxy:
         return xmlrpc.client.ServerProxy(self.url)
@@ -205,6 +207,13 @@ def running_supervisord(tmp_path_factory) -> Iterator[Supervisord]:
                 "autorestart=false",
                 "startsecs=0",
                 "stopwaitsecs=2",
+                "[program:flapper]",
+                f"command=sh -c 'test -e {tmp_path}/ready && exec sleep 1000; exit 1'",
+                "autostart=false",
+                "autorestart=false",
+                "startsecs=1",
+                "startretries=1000",
+                "stopwaitsecs=2",
                 "[program:other]",
                 "command=sleep 1000",
                 "autostart=false",
@@ -218,7 +227,7 @@ def running_supervisord(tmp_path_factory) -> Iterator[Supervisord]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    running = Supervisord(process, f"http://{user}:{password}@127.0.0.1:{port}/RPC2")
+    running = Supervisord(process, f"http://{user}:{password}@127.0.0.1:{port}/RPC2", tmp_path)
     try:
         deadline = time.monotonic() + WAIT_S
         while True:
@@ -279,7 +288,7 @@ def test_restart_service_starts_a_stopped_program(supervisord, tmp_path):
     assert result == {"restarted": "sleeper"}
     states = asyncio.run(client.states())
     # Just restarted: still starting for supervisor.STARTUP_GRACE_S by supervisord's clock.
-    assert states == {"sleeper": "starting", "other": "down"}
+    assert states == {"sleeper": "starting", "other": "down", "flapper": "down"}
     pid = supervisord.pid_of("sleeper")
     assert psutil.Process(pid).cmdline() == ["sleep", "1000"]
 
@@ -299,6 +308,32 @@ def test_restart_service_replaces_a_degraded_program(supervisord, tmp_path):
     assert after != before
     assert psutil.Process(after).is_running()
     assert not psutil.pid_exists(before) or psutil.Process(before).status() == "zombie"
+
+
+def test_a_program_supervisord_keeps_retrying_is_started_afresh(supervisord, tmp_path):
+    """A service in BACKOFF is down (SOP 4) but supervisord refuses its start with
+    ALREADY_STARTED; the restart stops it and starts it, and the start's outcome counts."""
+    ready = supervisord.ready_dir / "ready"
+    ready.unlink(missing_ok=True)
+    deadline = time.monotonic() + WAIT_S
+    with supervisord.rpc() as proxy:
+        proxy.supervisor.startProcess("flapper", False)
+        # No ready file yet: its first start fails and supervisord backs off to retry.
+        while proxy.supervisor.getProcessInfo("flapper")["statename"] != "BACKOFF":
+            assert time.monotonic() < deadline, "flapper never went into BACKOFF"
+            time.sleep(0.02)
+    ready.touch()
+    try:
+        asyncio.run(
+            executor_for(supervisord.url, tmp_path).execute(
+                request("restart_service", "flapper", state="down"), facts({"flapper": "down"})
+            )
+        )
+    finally:
+        ready.unlink()
+
+    pid = supervisord.pid_of("flapper")
+    assert psutil.Process(pid).cmdline() == ["sleep", "1000"]
 
 
 def test_restart_of_an_unknown_program_fails_with_a_line_that_hides_the_url(supervisord, tmp_path):
