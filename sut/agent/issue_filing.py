@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -80,6 +80,21 @@ class OwedIssue:
     body: str
     #: The incident's correlation id (None: an obligation logged before ids were).
     correlation_id: str | None = None
+    #: The ids of later incidents of the same kind and component, reported while this one
+    #: was still owed: the one issue answers for them too, and each update names its link.
+    also: tuple[str, ...] = ()
+
+    @property
+    def correlation_ids(self) -> tuple[str, ...]:
+        """Every incident id this issue answers for, the first first."""
+        first = () if self.correlation_id is None else (self.correlation_id,)
+        return first + self.also
+
+    def answering(self, correlation_id: str | None) -> OwedIssue:
+        """This issue, answering for ``correlation_id`` as well (unchanged if it does)."""
+        if correlation_id is None or correlation_id in self.correlation_ids:
+            return self
+        return replace(self, also=(*self.also, correlation_id))
 
     def note(self) -> dict[str, Any]:
         """The emergency log's ``note`` that records the obligation."""
@@ -133,7 +148,11 @@ def owed_in(entries: Sequence[Mapping[str, Any]]) -> list[OwedIssue]:
         if entry["issue"] == OWED:
             title, body = str(entry.get("title")), str(entry.get("body"))
             cid = entry.get(ID_FIELD)
-            owed.setdefault(incident, OwedIssue(incident, title, body, cid and str(cid)))
+            cid = None if cid is None else str(cid)
+            if incident in owed:
+                owed[incident] = owed[incident].answering(cid)
+            else:
+                owed[incident] = OwedIssue(incident, title, body, cid)
         elif entry["issue"] == FILED:
             owed.pop(incident, None)
     return list(owed.values())
@@ -178,10 +197,18 @@ class IssueFiler:
         return list(self._owed.values())
 
     def owe(self, issue: OwedIssue) -> None:
-        """Owe ``issue`` (again owing one already owed changes nothing); logged first."""
-        if self.repo is None or issue.incident in self._owed:
+        """Owe ``issue``, logged first. Owed again for a later incident of the same kind and
+        component (a second outage while Gitea was down): still one issue, which answers for
+        that incident's id too (logged, so a restart knows); the same incident: nothing."""
+        if self.repo is None:
             return
-        self._owed[issue.incident] = issue
+        owed = self._owed.get(issue.incident)
+        if owed is None:
+            self._owed[issue.incident] = issue
+        elif (now := owed.answering(issue.correlation_id)) is not owed:
+            self._owed[issue.incident] = now
+        else:
+            return
         self.record("note", **issue.note())
 
     def restore(self, entries: Sequence[Mapping[str, Any]]) -> None:
@@ -214,12 +241,14 @@ class IssueFiler:
                 self._failed_once.discard(issue.incident)
                 assert self.repo is not None  # owed only with a repository
                 where = {"incident": issue.incident, "number": number, "repo": self.repo.repo}
-                ids = {ID_FIELD: issue.correlation_id, "url": url}
-                self.record("note", issue=FILED, title=issue.title, **where, **ids)
+                # One note per incident it answers for: each id's link survives a restart.
+                for cid in issue.correlation_ids or (None,):
+                    ids = {ID_FIELD: cid, "url": url}
+                    self.record("note", issue=FILED, title=issue.title, **where, **ids)
+                    if self.linked is not None and cid is not None:
+                        self.linked(cid, url)
                 if number not in self.filed:  # an issue found open was filed before
                     self.filed.append(number)
-                if self.linked is not None and issue.correlation_id is not None:
-                    self.linked(issue.correlation_id, url)
                 log.info("gitea issue filed", extra={"fields": where})
         finally:
             self._filing = None

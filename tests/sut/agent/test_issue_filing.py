@@ -224,6 +224,33 @@ def test_gitea_down_keeps_its_own_issue_owed_until_it_answers_then_files_it_once
     assert TOKEN not in said + repr(agent.log)
 
 
+def test_a_second_outage_while_the_first_is_still_owed_is_answered_by_the_same_issue(gitea):
+    """gate4 guardrail 4: each incident's updates name its issue's link; a second outage of
+    the same service while Gitea is down is one issue, linked from both incidents' ids, and
+    a restarted agent knows both links."""
+    fault(gitea, mode="down")
+    agent = Agent(gitea)
+    agent.round({"ollama": "down"})
+    agent.round({"ollama": "running"})
+    agent.round({"ollama": "down"})
+    first, second = (signal["correlation_id"] for signal in agent.signals)
+    assert first != second, "two outages, two incidents"
+    fault(gitea)
+    agent.round({"ollama": "down"})
+
+    [issue] = issues(gitea)
+    url = issue["html_url"]
+    assert {n["correlation_id"]: n["url"] for n in agent.notes("filed")} == {
+        first: url,
+        second: url,
+    }
+    assert agent.desk.ids.reference(second, "P1").issue == url
+    successor = Agent(gitea, agent.log)
+    successor.desk.ids.restore(agent.log)
+    assert successor.desk.ids.reference(second, "P1").issue == url
+    assert successor.desk.filer.owed == []
+
+
 def test_a_hung_gitea_never_holds_up_the_round(gitea):
     fault(gitea, mode="slow", delay_seconds=10 * GITEA_TIMEOUT_S)
     agent = Agent(gitea)
