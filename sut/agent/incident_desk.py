@@ -171,14 +171,17 @@ class IncidentDesk:
             self.resolve(GITEA_LOST)
         if states.get("gitea") == "running":  # a Gitea not answering is scenario 3's
             self.gitea_loss.poke(client, self.filer.filed)
+        # The restarts decided since the last look belong to the outage they retried, so
+        # they are read before this look's states can end it (the quarterly run: a failed
+        # retry read after Ollama was back counted as a second failed recovery).
+        for failed in self.recovery.news(self.decisions):
+            await self.recovery_failed(client, failed, online=online)
         self.resolve_outages(states)
         if online:  # while the Dispatcher mediates, the agent reports and does not heal
             await self.report_outages(client, states)
         self.log_slowness(health_check_wall_s or {})
         if processes is not None:
             self.resolve_runaways(processes)
-        for failed in self.recovery.news(self.decisions):
-            await self.recovery_failed(client, failed, online=online)
         await self.escalate_due()
         self.filer.poke(client)  # the owed issues, in the background: Gitea may be down
         if orphaned and self.messages is not None:  # scenario 4 STEP 3, in the background too

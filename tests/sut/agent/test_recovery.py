@@ -96,6 +96,21 @@ def test_a_failed_restart_offline_is_logged_then_one_line_to_the_father(tmp_path
     assert len(spool.path.read_text().splitlines()) == 1
 
 
+def test_a_retry_that_failed_before_the_service_ran_again_is_the_same_outage(tmp_path):
+    """The remediation loop's last failed retry is read by the desk's next look, which may
+    already see the service running (its store mended): no second failed recovery."""
+    desk, spool = desk_with_spool(tmp_path)
+    desk.desk.decisions.append(restart("ollama", "failed", "spawn error"))
+    desk.round({"ollama": "down"}, online=False)
+    desk.desk.decisions.append(restart("ollama", "failed", "spawn error"))
+    desk.round({"ollama": "running"}, online=False)
+    assert len(desk.incidents("ollama_down")) == 1
+    assert len(spool.path.read_text().splitlines()) == 1
+    desk.desk.decisions.append(restart("ollama", "failed", "spawn error"))
+    desk.round({"ollama": "down"}, online=False)
+    assert len(desk.incidents("ollama_down")) == 2, "after it ran: a new outage"
+
+
 def test_a_failed_restart_online_also_signals_the_dispatcher(tmp_path):
     desk, spool = desk_with_spool(tmp_path)
     desk.desk.decisions.append(restart("gitea", "failed", "spawn error"))
