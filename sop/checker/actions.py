@@ -67,7 +67,14 @@ def _service_down(history: History, service: str, at: float) -> bool:
             if fault.end is not None:
                 events.append((fault.end, False))
     seen = sorted(e for e in events if e[0] <= at)
-    return bool(seen) and seen[-1][1]
+    # The agent logs a restart once it has acted, so a word inside the timing slack before
+    # the entry may already show the service up: the restart's own doing, or the harness's
+    # revert racing it (the quarterly, scale 1: Ollama's stop reverted 0.017 SOP-min before
+    # the entry of the restart the agent decided on while it was down). Down in the slack,
+    # or by the last word before it, is what the restart met.
+    recent = [down for when, down in seen if when > at - TIMING_SLACK_MINUTES]
+    earlier = [down for when, down in seen if when <= at - TIMING_SLACK_MINUTES]
+    return any(recent + earlier[-1:])
 
 
 def _disk_percent(history: History, at: float) -> float | None:

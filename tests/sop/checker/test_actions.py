@@ -106,6 +106,27 @@ def test_a_restart_of_a_running_service_is_violated_and_of_a_stopped_one_holds(
     assert check_actions(exited, POLICY).status == "held"
 
 
+def test_a_restart_that_met_a_stopped_service_holds_though_it_was_up_before_the_entry(
+    story: Any,
+) -> None:
+    """The entry is written after the restart: the service seen up inside the timing slack
+    before it (the restart's doing, or the harness's revert) does not undo what it met."""
+    at = offline_at(story) + 2
+    slack = TIMING_SLACK_MINUTES
+    stop = FaultSpan("stop", "nginx", at - 1.0, at - slack / 4, {}, "fault-nginx")
+    raced = story.add(
+        story.run(),
+        stop,
+        ServiceSample(at - slack / 8, "nginx", "RUNNING", "svc-0"),
+        decision(at, "restart_service", "nginx"),
+    )
+    assert check_actions(raced, POLICY).status == "held"
+    # Up for longer than the slack before the entry: the restart met a running service.
+    early = FaultSpan("stop", "nginx", at - 1.0, at - 2 * slack, {}, "fault-nginx")
+    stale = story.add(story.run(), early, decision(at, "restart_service", "nginx"))
+    assert "not down or degraded" in judged(stale).observed
+
+
 def burner(start: float, end: float, name: str = "burner") -> list[ProcessSample]:
     cpu = RUNAWAY.cpu_percent_above + 15
     samples = [ProcessSample(start - 0.5, 4242, name, 1.0, 1.0, "ps-start")]
