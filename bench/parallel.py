@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from quarterly import DURATIONS, REPO, SOPDRILL, drills_of
+from quarterly import DURATIONS, REPO, SOPDRILL, drills_of, started
 
 RESULTS = REPO / "bench" / "results" / "parallel.json"
 TARGET_SECONDS = 90.0
@@ -49,7 +49,7 @@ def run_figures(out: Path) -> dict[str, Any]:
     wall_s, minutes, missed = drills_of(out / "junit.xml", scale)
     return {
         "dir": str(out),
-        "started_at": run.get("started_at"),
+        "started_at": started(out / "junit.xml") or run.get("started_at"),
         "backend": run.get("backend"),
         "time_scale": scale,
         "wall_s": round(wall_s, 1),
