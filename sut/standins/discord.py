@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any, Final
 
 from starlette.applications import Starlette
@@ -45,6 +46,7 @@ from starlette.responses import JSONResponse, Response
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
 from sut.standins.app import NotAJsonObject, guarded_app, read_json_object, run
+from sut.standins.discord_channels import ChannelBook
 from sut.standins.fault import Fault
 from sut.standins.ratelimit import (
     BucketReading,
@@ -53,7 +55,7 @@ from sut.standins.ratelimit import (
     globally_rate_limited,
     rate_limited,
 )
-from sut.standins.sink import Sink
+from sut.standins.sink import STATE_ENV, Sink, state_file
 
 SERVICE: Final = "discord"
 API: Final = "/api/v10"
@@ -176,16 +178,20 @@ class DiscordStandIn:
     """The request handlers, over the bot token, the DM channels opened and the sink."""
 
     def __init__(
-        self, token: str, buckets: RateBuckets, global_buckets: RateBuckets, sink: Sink
+        self,
+        token: str,
+        buckets: RateBuckets,
+        global_buckets: RateBuckets,
+        sink: Sink,
+        channels_file: Path | None = None,
     ) -> None:
         self._expected_auth = f"Bot {token}".encode()
         self.buckets = buckets
         self.global_buckets = global_buckets
         self.sink = sink
         self.ids = Snowflakes()
-        self.bot = _user(self.ids.next(), "sopdrill-ops", bot=True)
-        self._by_recipient: dict[str, DmChannel] = {}
-        self._by_id: dict[str, DmChannel] = {}
+        self.channels = ChannelBook(channels_file, self.ids.next)
+        self.bot = _user(self.channels.bot_id, "sopdrill-ops", bot=True)
         self._last_message: dict[str, str] = {}
 
     def _authorized(self, request: Request) -> bool:
@@ -252,11 +258,9 @@ class DiscordStandIn:
         if not recipient.isdigit():
             message = f'Value "{recipient}" is not snowflake.'
             return _form_error("recipient_id", "NUMBER_TYPE_COERCE", message, headers)
-        channel = self._by_recipient.get(recipient)
-        if channel is None:
-            channel = DmChannel(self.ids.next(), recipient)
-            self._by_recipient[recipient] = channel
-            self._by_id[channel.id] = channel
+        channel_id, opened = self.channels.open(recipient)
+        channel = DmChannel(channel_id, recipient)
+        if opened:
             _log.info("dm channel opened", extra={"fields": {"channel_id": channel.id}})
         return JSONResponse(channel.as_json(self._last_message.get(channel.id)), headers=headers)
 
@@ -267,7 +271,8 @@ class DiscordStandIn:
         if isinstance(admitted, Response):
             return admitted
         headers = admitted.headers()
-        channel = self._by_id.get(channel_id)
+        recipient = self.channels.recipient_of(channel_id)
+        channel = None if recipient is None else DmChannel(channel_id, recipient)
         if channel is None:
             return discord_error("Unknown Channel", 10003, 404, headers)
         try:
@@ -353,11 +358,13 @@ def create_app(settings: Settings) -> Starlette:
     global_limit = _request_limit(
         settings, "SOPDRILL_DISCORD_GLOBAL_RATE_LIMIT", DEFAULT_GLOBAL_RATE_LIMIT
     )
+    state = settings.optional(STATE_ENV)
     standin = DiscordStandIn(
         token,
         RateBuckets(limit, window),
         RateBuckets(global_limit, GLOBAL_RATE_WINDOW_SECONDS),
-        Sink(),
+        Sink(journal=state_file(state, "discord-sink.jsonl")),
+        channels_file=state_file(state, "discord-channels.json"),
     )
     api = [
         ("GET", f"{API}/users/@me", standin.my_user),

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from sop.errors import ServiceConfigError
 from sut.runtime import Settings, get_logger
 from sut.standins.app import NotAJsonObject, guarded_app, read_json_object, run
-from sut.standins.sink import Sink
+from sut.standins.sink import STATE_ENV, Sink, state_file
 
 SERVICE: Final = "signal"
 API_VERSION: Final = "0.92"  # the signal-cli-rest-api release whose /v2/send this follows
@@ -124,7 +124,8 @@ def create_app(settings: Settings) -> Starlette:
             f"{SERVICE}: SOPDRILL_SIGNAL_NUMBER: expected an E.164 number such as "
             f"+15550100001, got {number!r}"
         )
-    standin = SignalStandIn(number, Sink())
+    state = settings.optional(STATE_ENV)
+    standin = SignalStandIn(number, Sink(journal=state_file(state, "signal-sink.jsonl")))
     api = [("GET", "/v1/about", standin.about), ("POST", "/v2/send", standin.send)]
     return guarded_app(api, standin.sink)
 

@@ -308,3 +308,34 @@ def test_a_route_429_is_not_global(serve: Callable[[Starlette], str]) -> None:
 def test_bad_settings_are_one_line_config_errors(environ: dict[str, str], named: str) -> None:
     with pytest.raises(ServiceConfigError, match=named):
         create_app(Settings("discord", environ=environ))
+
+
+def test_a_restarted_stand_in_keeps_its_dm_channels_bot_and_inbox(tmp_path) -> None:
+    """Discord keeps a DM channel, the bot's id and what it accepted across a restart of
+    the service: a cached channel id still takes messages, and the harness still reads the
+    message accepted before (CI: the alert vanished with the stand-in's restart)."""
+    import asyncio
+
+    settings = _settings(SOPDRILL_STANDIN_STATE=str(tmp_path / "state"))
+
+    async def talk(app: Starlette, *calls: tuple[str, str, dict[str, str] | None]) -> list:
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://standin", headers=AUTH
+        ) as client:
+            return [await client.request(m, p, json=b) for m, p, b in calls]
+
+    dm = ("POST", f"{API}/users/@me/channels", {"recipient_id": RECIPIENT})
+    me = ("GET", f"{API}/users/@me", None)
+    [opened, before] = asyncio.run(talk(create_app(settings), dm, me))
+    channel = opened.json()["id"]
+    post = ("POST", f"{API}/channels/{channel}/messages", {"content": "ALERT"})
+    asyncio.run(talk(create_app(settings), post))
+
+    again = create_app(settings)  # the service restarted: a new process, the same disk
+    post2 = ("POST", f"{API}/channels/{channel}/messages", {"content": "RESOLVED"})
+    sink = ("GET", "/_sink/messages", None)
+    [answer, after, seen] = asyncio.run(talk(again, post2, me, sink))
+    assert answer.status_code == 200, answer.text
+    assert after.json()["id"] == before.json()["id"]
+    assert [m["body"]["content"] for m in seen.json()] == ["ALERT", "RESOLVED"]

@@ -47,3 +47,21 @@ def test_clear_empties_and_counts() -> None:
     assert sink.clear() == 2
     assert sink.messages() == []
     assert sink.clear() == 0
+
+
+def test_a_journalled_inbox_outlives_its_process_and_a_torn_last_line(tmp_path) -> None:
+    journal = tmp_path / "state" / "sink.jsonl"
+    first = Sink(journal=journal)
+    first.record("POST", "/v2/send", {"message": "ALERT"}, recipient="+1")
+    first.refuse("POST", "/v2/send", status=429)
+    with journal.open("a") as out:
+        out.write('{"refused": false, "received_at": "2026-')  # killed mid-write
+    again = Sink(journal=journal)
+    assert [(e.body, e.fields) for e in again.messages()] == [
+        ({"message": "ALERT"}, {"recipient": "+1"})
+    ]
+    assert [e.fields for e in again.refusals()] == [{"status": 429}]
+    again.record("POST", "/v2/send", {"message": "RESOLVED"})
+    assert [e.body for e in Sink(journal=journal).messages()][-1] == {"message": "RESOLVED"}
+    again.clear()
+    assert Sink(journal=journal).messages() == []
