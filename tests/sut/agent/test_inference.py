@@ -84,7 +84,9 @@ def test_an_ollama_that_never_answers_fails_the_check_once_its_time_is_up():
     assert outcome.model is None
     assert outcome.as_log() == {"outcome": "failed", "model": None}
     assert "GET /api/tags" in outcome.detail
-    assert "ConnectError" in outcome.detail
+    # Refused at once, or, when the last try had only the budget's last milliseconds, out
+    # of time connecting (CI, a loaded machine): either way its connection failed.
+    assert "ConnectError" in outcome.detail or "ConnectTimeout" in outcome.detail
     assert "0.3 wall s" in outcome.detail
     assert 0.3 <= took_s < 0.3 + 1.0
 
