@@ -171,9 +171,7 @@ class IncidentDesk:
             self.resolve(GITEA_LOST)
         if states.get("gitea") == "running":  # a Gitea not answering is scenario 3's
             self.gitea_loss.poke(client, self.filer.filed)
-        # The restarts decided since the last look belong to the outage they retried, so
-        # they are read before this look's states can end it (the quarterly run: a failed
-        # retry read after Ollama was back counted as a second failed recovery).
+        # Restarts decided since the last look belong to the outage they retried: read first.
         for failed in self.recovery.news(self.decisions):
             await self.recovery_failed(client, failed, online=online)
         self.resolve_outages(states)
