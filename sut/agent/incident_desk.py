@@ -221,9 +221,8 @@ class IncidentDesk:
         self.recovery.resolve(states)
 
     def log_slowness(self, health_check_wall_s: Mapping[str, float]) -> None:
-        """Each component that just became slower than its P2 bound (a service's health
-        check, or the Dispatcher's API through the agent's probe): one incident logged.
-        P2: "Log and continue" (no signal, no issue, no message, no action)."""
+        """Each component just slower than its P2 bound (a health check, or the Dispatcher's
+        API): one incident logged. P2: "Log and continue" (no signal, issue, message)."""
         sop_s = self.wall(1 / 60)  # wall seconds of one SOP second
         took = {name: wall_s / sop_s for name, wall_s in health_check_wall_s.items()}
         for slow in self.slowness.look(took):
