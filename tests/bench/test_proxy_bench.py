@@ -15,7 +15,10 @@ def test_a_small_run_measures_both_paths_and_writes_its_figures(tmp_path: Path, 
     figures = json.loads(results.read_text(encoding="utf-8"))
     for quantile in ("p50", "p99"):
         latency = figures["latency"][quantile]
-        assert 0 < latency["direct_us"] < latency["proxy_us"]
+        # Both measured; which is lower is the benchmark's figure, not this test's (with
+        # 100 pings the proxy's p99 fell under the direct one's once in CI).
+        assert latency["direct_us"] > 0
+        assert latency["proxy_us"] > 0
         # Each of the three is rounded to 0.1 us on its own: they agree to within 0.15.
         assert abs(latency["added_us"] - (latency["proxy_us"] - latency["direct_us"])) < 0.16
     throughput = figures["throughput"]
