@@ -3,17 +3,18 @@
 Discord keeps both for good: a client that cached a DM channel's id before a restart of the
 service posts to it after, and is not told ``404 Unknown Channel`` (CI's generated schedules
 met exactly that once the stand-in kept them in memory only). Given a file (the stand-in's
-state directory, sut/standins/sink.py's ``STATE_ENV``), they are written there on every
-change, whole and by rename, so a kill never leaves half of them.
+state directory, sut/standins/sink.py's ``STATE_ENV``), they are written there whole on
+every change (sut/standins/statefile.py), so a kill never leaves half of them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from sut.standins.statefile import write_json_atomically
 
 
 class ChannelBook:
@@ -44,11 +45,7 @@ class ChannelBook:
         if self._path is None:
             return
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        part = self._path.with_name(self._path.name + ".part")
-        part.write_text(
-            json.dumps({"bot_id": self.bot_id, "channels": self._by_recipient}), encoding="utf-8"
-        )
-        os.replace(part, self._path)
+        write_json_atomically(self._path, {"bot_id": self.bot_id, "channels": self._by_recipient})
 
     def open(self, recipient: str) -> tuple[str, bool]:
         """The id of the DM channel with ``recipient``, and whether it was opened just now."""

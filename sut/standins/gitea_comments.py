@@ -14,9 +14,6 @@ comment created.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from sop import jsonwire
 from sut.standins.gitea_issues import OptionError, read_option, rfc3339
 from sut.standins.gitea_objects import Account
+from sut.standins.statefile import write_json_atomically
 
 if TYPE_CHECKING:
     from sut.standins.gitea import GiteaStandIn
@@ -81,17 +79,7 @@ class CommentBook:
 
 
 def _write_atomically(path: Path, comments: list[Comment]) -> None:
-    data = json.dumps({"comments": [asdict(c) for c in comments]}, indent=1).encode()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, {"comments": [asdict(c) for c in comments]})
 
 
 def open_comments(data: str | None) -> CommentBook:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -36,6 +35,7 @@ from sop import jsonwire
 from sop.errors import ServiceConfigError
 from sut.runtime.body import BodyRefused, read_bytes
 from sut.standins.app import NotAJsonObject, read_json_object
+from sut.standins.statefile import write_json_atomically
 
 INT64: Final = range(-(2**63), 2**63)
 #: Go's strconv.ParseInt in base 10, before the range check.
@@ -337,19 +337,9 @@ class IssueBook:
 
 
 def _write_atomically(path: Path, issues: Iterable[Issue]) -> None:
-    """Write ``issues`` to ``path`` through a temporary file in its directory, then replace."""
+    """Write ``issues`` to ``path`` whole (sut/standins/statefile.py)."""
     entries = [asdict(issue) for issue in sorted(issues, key=lambda i: i.id)]
-    data = json.dumps({"issues": entries}, indent=1).encode()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_json_atomically(path, {"issues": entries})
     # The rename itself is durable only once the directory is synced.
     directory = os.open(path.parent, os.O_RDONLY)
     try:
