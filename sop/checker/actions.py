@@ -10,6 +10,7 @@ samples, the advisories it published. The agent's stated reasons are never used.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 from sop.checker.timeline import declarations
 from sop.checker.tolerance import TIMING_SLACK_MINUTES
@@ -28,6 +29,9 @@ from sop.history import (
     TreeDigest,
 )
 from sop.policy import Policy
+
+#: A reading's value: down or not (a service), a percentage (the log volume).
+_R = TypeVar("_R", bool, float)
 
 ACTIONS = "actions"
 #: The process manager's word for a service that is up; anything else is down or degraded.
@@ -57,8 +61,19 @@ def _offline_spans(history: History) -> list[tuple[float, float, float, float]]:
     return spans
 
 
+def _met(readings: list[tuple[float, _R]], at: float) -> list[_R]:
+    """The readings an action logged at ``at`` may have met: every one inside the timing
+    slack before its entry, and the last one before that. The agent logs an action once it
+    has acted, so a reading in the slack may already show the result (CI: the volume read
+    back at 0.01 % 0.02 SOP-min before the rotation's entry)."""
+    seen = sorted(r for r in readings if r[0] <= at)
+    recent = [value for when, value in seen if when > at - TIMING_SLACK_MINUTES]
+    earlier = [value for when, value in seen if when <= at - TIMING_SLACK_MINUTES]
+    return recent + earlier[-1:]
+
+
 def _service_down(history: History, service: str, at: float) -> bool:
-    """Whether the harness's latest word on ``service`` up to ``at`` is down or degraded."""
+    """Whether ``service`` was down or degraded by what a restart logged at ``at`` met."""
     events = [(s.at, s.state != RUNNING) for s in history.of(ServiceSample) if s.service == service]
     for fault in history.of(FaultSpan):
         if fault.target == service:
@@ -66,34 +81,21 @@ def _service_down(history: History, service: str, at: float) -> bool:
             events.append((fault.at, True))
             if fault.end is not None:
                 events.append((fault.end, False))
-    seen = sorted(e for e in events if e[0] <= at)
-    # The agent logs a restart once it has acted, so a word inside the timing slack before
-    # the entry may already show the service up: the restart's own doing, or the harness's
-    # revert racing it (the quarterly, scale 1: Ollama's stop reverted 0.017 SOP-min before
-    # the entry of the restart the agent decided on while it was down). Down in the slack,
-    # or by the last word before it, is what the restart met.
-    recent = [down for when, down in seen if when > at - TIMING_SLACK_MINUTES]
-    earlier = [down for when, down in seen if when <= at - TIMING_SLACK_MINUTES]
-    return any(recent + earlier[-1:])
+    # A restart met the service down though the harness saw it up just before the entry:
+    # the restart's own doing, or its revert racing it (the quarterly, scale 1: Ollama's
+    # stop reverted 0.017 SOP-min before the entry of a restart decided while it was down).
+    return any(_met(events, at))
 
 
 def _disk_percent(history: History, at: float) -> float | None:
-    """The harness's latest statvfs reading of the log volume at or before ``at``."""
+    """The highest statvfs reading of the log volume an action logged at ``at`` met."""
     readings = [(s.at, s.used_percent) for s in history.of(DiskSample)]
     for fault in history.of(FaultSpan):
         percent = fault.effect.get("used_percent")
         if isinstance(percent, int | float) and not isinstance(percent, bool):
             readings.append((fault.at, float(percent)))  # the fill fault's own statvfs
-    seen = sorted(r for r in readings if r[0] <= at)
-    if not seen:
-        return None
-    # The agent logs a decision once it has acted, so a reading inside the timing slack
-    # before the entry may already show the result (CI: the volume read back at 0.01 %
-    # 0.02 SOP-min before the rotation's entry): the highest reading in the slack, or
-    # the last one before it, is what the action met.
-    recent = [percent for when, percent in seen if when > at - TIMING_SLACK_MINUTES]
-    earlier = [percent for when, percent in seen if when <= at - TIMING_SLACK_MINUTES]
-    return max(recent + earlier[-1:])
+    met = _met(readings, at)
+    return max(met) if met else None
 
 
 def _runaway(history: History, policy: Policy, pid: str, at: float) -> str | None:
