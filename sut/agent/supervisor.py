@@ -107,13 +107,15 @@ class Supervisor:
             state = (await asyncio.to_thread(self.process_info, name)).get("statename")
             if state == "RUNNING":
                 return
-            with contextlib.suppress(SupervisorCallError):  # it may have ended meanwhile
-                await asyncio.to_thread(self._call, "stopProcess", name, True)
+            await self._stop(name)
             await asyncio.to_thread(self._call, "startProcess", name, True)
+
+    async def _stop(self, name: str) -> None:
+        """Stop ``name`` and wait; already stopped (or ended meanwhile) is fine."""
+        with contextlib.suppress(SupervisorCallError):
+            await asyncio.to_thread(self._call, "stopProcess", name, True)
 
     async def restart(self, name: str) -> None:
         """Stop (if running) and start ``name``: the fix for a degraded service."""
-        # Already stopped is fine: starting is what matters.
-        with contextlib.suppress(SupervisorCallError):
-            await asyncio.to_thread(self._call, "stopProcess", name, True)
+        await self._stop(name)
         await self.start(name)
