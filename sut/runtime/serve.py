@@ -15,6 +15,9 @@ def serve(app: Starlette, host: str, port: int) -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # asyncio's loop, not uvicorn's "auto": uvloop is installed for the harness's
+        # proxy, and the SUT must not change its event loop because the harness did.
+        loop="asyncio",
         timeout_graceful_shutdown=1,  # keep-alive clients must not hold a stop for seconds
     )
     uvicorn.Server(config).run()

@@ -51,6 +51,9 @@ class ThreadedServer:
             access_log=False,
             ws="none",
             lifespan="on",
+            # The loop the SUT serves on (sut/runtime/serve.py). uvloop, which "auto"
+            # would pick, refuses to close while a refused client's socket is open.
+            loop="asyncio",
             timeout_graceful_shutdown=graceful_shutdown_s,
         )
         self.server = uvicorn.Server(config)
