@@ -23,61 +23,7 @@ service      the running agent: loops that feed the detector and act on its verd
 views        ``GET /v1/state``: the detector's state as the agent answers it
 liveness     which of those loops still run: ``/healthz`` is degraded once one has ended
 app          the HTTP API over the service; ``python -m sut.agent`` serves it
+
+Nothing is imported here: the watchdog imports ``supervisor`` alone, and must not pay for
+the whole agent at every start (issue 12, a topology's ``up``).
 """
-
-from sut.agent.app import create_app
-from sut.agent.config import AgentConfig, load_config
-from sut.agent.detector import Detector, DetectorError, DetectorState, Transition
-from sut.agent.emlog import EmergencyLog, EmergencyLogError, EmergencyLogFull, SealedEpoch
-from sut.agent.failclosed import FailClosed
-from sut.agent.gate import ActionGate, ActionRequest, Decision, HostFacts
-from sut.agent.inbox import InboxVerifier, Rejected, Taken
-from sut.agent.incidents import IncidentReporter, distress_signal
-from sut.agent.liveness import Loops, LoopStopped
-from sut.agent.metrics import AgentMetrics
-from sut.agent.notifier import ChannelConfig, Notifier
-from sut.agent.remediation import ExecutionError, Executor, plan
-from sut.agent.resolution import Episode
-from sut.agent.resync import Resync
-from sut.agent.resync_watch import Escalation, ResyncWatch
-from sut.agent.service import AgentService
-from sut.agent.supervisor import Supervisor, SupervisorCallError
-
-__all__ = [
-    "ActionGate",
-    "ActionRequest",
-    "AgentConfig",
-    "AgentMetrics",
-    "AgentService",
-    "ChannelConfig",
-    "Decision",
-    "Detector",
-    "DetectorError",
-    "DetectorState",
-    "EmergencyLog",
-    "EmergencyLogError",
-    "EmergencyLogFull",
-    "Episode",
-    "Escalation",
-    "ExecutionError",
-    "Executor",
-    "FailClosed",
-    "HostFacts",
-    "InboxVerifier",
-    "IncidentReporter",
-    "LoopStopped",
-    "Loops",
-    "Notifier",
-    "Rejected",
-    "Resync",
-    "ResyncWatch",
-    "SealedEpoch",
-    "Supervisor",
-    "SupervisorCallError",
-    "Taken",
-    "Transition",
-    "create_app",
-    "distress_signal",
-    "load_config",
-    "plan",
-]

@@ -18,9 +18,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sop.errors import SopdrillError
-from sut.runtime import Settings, configure_logging, get_logger, serve
+from sut.runtime import Settings, configure_logging, get_logger
 from sut.runtime.body import BodyRefused
 from sut.runtime.body import read_json_object as read_bounded_object
+from sut.runtime.serve import serve
 from sut.standins.fault import (
     Endpoint,
     FaultGuard,
