@@ -1,15 +1,10 @@
 """The Ops-Expert agent as a running service: loops that feed the detector and act on its verdicts.
 
-The decisions live in pure modules (detector, gate, remediation.plan, inbox verification);
-the talking lives in their own rooms (notifier, resync, incidents, metrics); this module wires
+The decisions live in pure modules (detector, gate, remediation.plan, inbox); the talking in
+their own rooms (notifier, resync, incidents, metrics, the incident desk). This module wires
 them and runs the loops: it probes the Dispatcher, takes the inbox, ticks the detector, alerts
-on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5), then
-tells the channels it alerted that the episode is closed (resolution.py) and reports
-incidents while online. Every decision and state change lands in the emergency log. Without a
-valid policy it runs none of that and fails closed (sut/agent/failclosed.py). It knows which
-of its detection loops still run (sut/agent/liveness.py); its incidents, escalations and
-Gitea issues are its desk's (sut/agent/incident_desk.py), its risk controls are re-read
-(riskcontrols.py).
+on OFFLINE (SOP 3), remediates while offline (SOP 4), re-syncs on recovery (SOP 5) and tells
+the channels it alerted that the episode is closed. Without a valid policy it fails closed.
 """
 
 from __future__ import annotations
@@ -48,8 +43,7 @@ from sut.runtime.jsonlog import get_logger
 
 log = get_logger("sut.agent")
 
-# Until the first probe the agent has seen nothing; the detector starts "online" at minute 0.
-_START_MINUTE = 0.0
+_START_MINUTE = 0.0  # the detector starts "online": until the first probe it has seen nothing
 
 
 class AgentService:
@@ -85,6 +79,7 @@ class AgentService:
         self._resync: Resync | None = None
         self._resync_task: asyncio.Task[Any] | None = None
         self._refused_once: set[tuple[str, str, str]] = set()
+        self._acting = asyncio.Lock()  # one action decided, done and logged: SOP 5.1 waits
         self._client: httpx.AsyncClient | None = None
         self._facts: FactGatherer | None = None
         self._executor: Executor | None = None
@@ -310,30 +305,33 @@ class AgentService:
         self, request: ActionRequest, facts: HostFacts | None = None
     ) -> tuple[Decision, dict[str, Any] | None]:
         """Ask the gate, execute if allowed, log the decision either way (SOP 4)."""
-        facts = facts or await self.facts()
-        self.risk.guard(self.gate, self.clock.now())  # gate4 guardrail 3: before every action
-        decision = self.gate.decide(request, self.mode, facts)
-        entry = decision.to_log()
-        result: dict[str, Any] | None = None
-        if decision.allowed:
-            assert self._executor is not None
-            if self.desk is not None:  # cell0 "P1 - High Memory Usage": logged before the kill
-                await self.desk.kill_ahead(self.client, request, facts)
-            try:
-                result = await self._executor.execute(request, facts)
-                entry["result"] = result
-            except Exception as exc:  # the failure is evidence, not a crash of the agent
-                entry["decision"] = "failed"
-                entry["error"] = f"{type(exc).__name__}: {exc}"
-        key = (request.action, request.target, decision.reason)
-        if decision.allowed or request.source != "autonomous" or key not in self._refused_once:
-            if not decision.allowed and request.source == "autonomous":
-                self._refused_once.add(key)
-            entry.pop("kind", None)
-            self._record("decision", **entry)
-            self.decisions.append({"at": self.clock.iso(self.clock.now()), **entry})
-            self.metrics.count(f"action_{entry['decision']}")
-        return decision, result
+        async with self._acting:
+            facts = facts or await self.facts()
+            self.risk.guard(self.gate, self.clock.now())  # gate4 guardrail 3: every action
+            decision = self.gate.decide(request, self.mode, facts)
+            entry = decision.to_log()
+            result: dict[str, Any] | None = None
+            if decision.allowed:
+                assert self._executor is not None
+                if self.desk is not None:  # cell0 "P1 - High Memory Usage": logged first
+                    await self.desk.kill_ahead(self.client, request, facts)
+                try:
+                    result = await self._executor.execute(request, facts)
+                    entry["result"] = result
+                except Exception as exc:  # the failure is evidence, not a crash of the agent
+                    entry["decision"] = "failed"
+                    entry["error"] = f"{type(exc).__name__}: {exc}"
+            # The gate read the host an action's time before the entry (Ollama's restart: 1 s).
+            entry["facts_age_minutes"] = round(self.clock.now() - facts.now, 4)
+            key = (request.action, request.target, decision.reason)
+            if decision.allowed or request.source != "autonomous" or key not in self._refused_once:
+                if not decision.allowed and request.source == "autonomous":
+                    self._refused_once.add(key)
+                entry.pop("kind", None)
+                self._record("decision", **entry)
+                self.decisions.append({"at": self.clock.iso(self.clock.now()), **entry})
+                self.metrics.count(f"action_{entry['decision']}")
+            return decision, result
 
     async def _remediation_loop(self) -> None:
         assert self.policy is not None
@@ -370,6 +368,8 @@ class AgentService:
         """SOP 5 now that the dispatcher is back; then the detector is online again."""
         assert self._resync is not None
         assert self.detector is not None
+        async with self._acting:
+            pass  # SOP 5.1: the action under way is done and logged before the re-sync
         acknowledged = await self._resync.run(self._record)
         self._resync_task = None
         transition = self.detector.resynced(self.clock.now())

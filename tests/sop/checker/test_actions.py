@@ -127,6 +127,25 @@ def test_a_restart_that_met_a_stopped_service_holds_though_it_was_up_before_the_
     assert "not down or degraded" in judged(stale).observed
 
 
+def test_a_restart_is_judged_by_the_host_its_gate_read_an_actions_time_before_the_entry(
+    story: Any,
+) -> None:
+    """CI: Ollama restarted and its test inference answered 1.4 SOP-min (scale 60) after
+    the gate read it down; the harness's stop had ended, Ollama up, 1.0 before the entry."""
+    at = offline_at(story) + 3
+    stop = FaultSpan("stop", "nginx", at - 2.0, at - 1.0, {}, "fault-nginx")
+
+    def restart(age: object) -> Any:
+        entry = decision(at, "restart_service", "nginx")
+        entry.entry["facts_age_minutes"] = age
+        return story.add(story.run(), stop, entry)
+
+    assert check_actions(restart(1.4), POLICY).status == "held"
+    # Read after the stop had ended, or no age a number: judged at the entry, as before.
+    for age in (0.5, None, "1.4", True, -1.4, float("nan")):
+        assert "not down or degraded" in judged(restart(age)).observed, age
+
+
 def burner(start: float, end: float, name: str = "burner") -> list[ProcessSample]:
     cpu = RUNAWAY.cpu_percent_above + 15
     samples = [ProcessSample(start - 0.5, 4242, name, 1.0, 1.0, "ps-start")]

@@ -846,6 +846,44 @@ def test_ollama_restarted_while_offline_answers_one_test_inference_logged_on_its
         ]
 
 
+class HeldSupervisord(FakeSupervisord):
+    """A ``startProcess`` that holds until the test lets it go (a restart under way)."""
+
+    def __init__(self, states: dict[str, str]) -> None:
+        super().__init__(states)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def start(self, name: str, wait: bool) -> bool:
+        self.entered.set()
+        self.release.wait(WAIT_S)
+        return super().start(name, wait)
+
+
+def test_a_resync_begins_only_once_the_action_under_way_is_done_and_logged(serve, tmp_path):
+    """SOP 5.1, CI's nightly: Ollama's restart (and its test inference) outlasted the
+    dispatcher's return; its entry came after "stop_autonomous_actions: done"."""
+    dispatcher = FakeDispatcher()
+    dispatcher.fail_uploads = dispatcher.short_acks = 0
+    url = str(serve(dispatcher.app()).base_url).rstrip("/")
+    with HeldSupervisord({"ollama": "STOPPED"}) as supervisord:
+        config = agent_config(
+            tmp_path, url, supervisor_url=supervisord.url, managed_services=("ollama",)
+        )
+        agent = serve(create_app(AgentService(config)))
+        assert supervisord.entered.wait(OFFLINE_WITHIN_S + WAIT_S), "no restart began"
+        dispatcher.mode = "ok"
+        wait_for(lambda: agent.get("/v1/state").json()["mode"] == "recovering", "recovering")
+        supervisord.release.set()
+        wait_for(resynced_and_online(agent), "re-sync to finish and the agent to be online")
+    entries = on_disk(config.emergency_log)
+    [restart] = [e for e in entries if e.get("action") == "restart_service"]
+    assert restart["decision"] == "executed"
+    assert restart["facts_age_minutes"] > 0  # the host was read before the restart began
+    stopped = next(e for e in entries if e.get("step") == "stop_autonomous_actions")
+    assert restart["seq"] < stopped["seq"], "an action logged after the re-sync began"
+
+
 # ---- the Dispatcher's API slow but answering (emergency-procedures.md P2) ------------------------
 
 
