@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sop.chain import verify_chain
-from sop.checker.actions import TASK_PREFIX, executed
+from sop.checker.actions import TASK_PREFIX, decided_at, executed
 from sop.checker.timeline import Declaration, declarations, restored_at
 from sop.checker.tolerance import TIMING_SLACK_MINUTES, answer_horizon
 from sop.checker.verdict import Divergence, InvariantVerdict, first, held, not_exercised, violated
@@ -58,7 +58,9 @@ def _stopped(history: History, d: Declaration) -> Iterator[Divergence]:
             and e.sealed_in == began[0].sealed_in
             and _seq(e.entry) > _seq(began[0].entry)
         )
-        after_seen = seen_at is not None and e.at > seen_at + TIMING_SLACK_MINUTES
+        # Decided after the harness saw the agent leave OFFLINE: an action under way then
+        # is finished (and logged) before the re-sync's first step, as SOP 5.1 has it.
+        after_seen = seen_at is not None and decided_at(e) > seen_at + TIMING_SLACK_MINUTES
         if d.online is not None and e.at > d.online.at:
             break  # a later episode's action, judged with its own declaration
         if after_entry or after_seen:

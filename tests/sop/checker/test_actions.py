@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 from sop.checker.actions import check_actions
+from sop.checker.timeline import declarations
 from sop.checker.tolerance import TIMING_SLACK_MINUTES
 from sop.history import (
     ActionEffect,
@@ -144,6 +145,27 @@ def test_a_restart_is_judged_by_the_host_its_gate_read_an_actions_time_before_th
     # Read after the stop had ended, or no age a number: judged at the entry, as before.
     for age in (0.5, None, "1.4", True, -1.4, float("nan")):
         assert "not down or degraded" in judged(restart(age)).observed, age
+
+
+def test_an_action_decided_offline_and_logged_after_the_agent_left_offline_holds(
+    story: Any,
+) -> None:
+    """CI: the gate read Ollama down while OFFLINE; the restart and its test inference
+    ended 1.75 SOP-min later, the agent seen recovering meanwhile."""
+    [declared] = declarations(story.run())
+    assert declared.cleared is not None
+    assert declared.online is not None
+    at = declared.online.at + 1.0
+    stop = FaultSpan("stop", "nginx", declared.seen.at, None, {}, "fault-nginx")
+
+    def restart(age: float) -> Any:
+        entry = decision(at, "restart_service", "nginx")
+        entry.entry["facts_age_minutes"] = age
+        return story.add(story.run(), stop, entry)
+
+    assert check_actions(restart(at - declared.cleared.at + 0.1), POLICY).status == "held"
+    late = judged(restart(0.0))
+    assert late.required == "autonomous and local actions only while OFFLINE"
 
 
 def burner(start: float, end: float, name: str = "burner") -> list[ProcessSample]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sop.checker.recovery import check_recovery, rto_clock_start
+from sop.checker.recovery import _stopped, check_recovery, rto_clock_start
+from sop.checker.timeline import declarations
+from sop.checker.tolerance import TIMING_SLACK_MINUTES
 from sop.history import (
     DispatcherCopy,
     DispatcherSample,
@@ -52,6 +54,44 @@ def test_an_autonomous_action_after_resync_began_is_violated(story: Any) -> None
     assert divergence.clause == "SOP 5.1"
     assert divergence.at == late.at
     assert divergence.evidence == ("decision-late", resync.evidence_id)
+
+
+def test_an_action_decided_offline_and_done_before_the_resync_began_is_no_51_breach(
+    story: Any,
+) -> None:
+    """CI's nightly: a restart of Ollama and its test inference took 1.75 SOP-min (scale
+    60); the dispatcher came back meanwhile. The agent finished it, logged it, and only then
+    stopped autonomous actions: in the log's order before the re-sync, though the harness
+    had seen the agent leave OFFLINE before the entry was written."""
+    clean = story.run()
+    [declared] = declarations(clean)
+    assert declared.cleared is not None
+    resync = next(
+        r for r in clean.records if isinstance(r, LogEntry) and r.entry.get("kind") == "resync"
+    )
+    assert declared.online is not None
+    logged = (declared.cleared.at + TIMING_SLACK_MINUTES + declared.online.at) / 2
+
+    def restart(age: float) -> Any:
+        entry = {
+            "seq": -1,  # before the re-sync's entry in the log's own order
+            "kind": "decision",
+            "action": "restart_service",
+            "target": "ollama",
+            "decision": "executed",
+            "source": "autonomous",
+            "facts_age_minutes": age,
+        }
+        return story.add(clean, LogEntry(logged, entry, "decision-under-way"))
+
+    decided_offline = restart(logged - declared.cleared.at + TIMING_SLACK_MINUTES)
+    assert list(_stopped(decided_offline, declared)) == []
+    # Decided once the agent was seen out of OFFLINE: an action re-sync had to stop.
+    [breach] = _stopped(restart(0.0), declared)
+    assert (breach.clause, breach.evidence) == (
+        "SOP 5.1",
+        ("decision-under-way", resync.evidence_id),
+    )
 
 
 def test_a_copy_missing_the_outage_actions_is_violated(story: Any) -> None:
