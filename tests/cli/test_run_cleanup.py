@@ -22,7 +22,7 @@ import pytest
 from fixtures.faults.resources import BURNER_CODE
 from fixtures.topology import RunRegistry
 from fixtures.topology.mounts import run_mounts
-from fixtures.topology.processes import find_run_processes, terminate_processes
+from fixtures.topology.processes import RUN_ID_ENV, find_run_processes, terminate_processes
 from fixtures.topology.registry import RUNS_DIR_ENV
 from fixtures.waiting import wait_until
 
@@ -35,11 +35,18 @@ COMMAND_TIMEOUT_S = 120.0
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the disk fault mounts a tmpfs: root")
 
 
-def _any_burner(_: Path) -> list[psutil.Process]:
+def _any_burner(root: Path) -> list[psutil.Process]:
+    """The burners of the runs registered under ``root`` (another run on the machine, a
+    quarterly, has burners of its own)."""
+    return _burners({record.run_id for record in RunRegistry(root / "runs").records()})
+
+
+def _burners(run_ids: set[str]) -> list[psutil.Process]:
+    """The burners carrying one of ``run_ids`` as their run marker."""
     found = []
     for process in psutil.process_iter():
         try:
-            if BURNER_CODE in process.cmdline():
+            if BURNER_CODE in process.cmdline() and process.environ().get(RUN_ID_ENV) in run_ids:
                 found.append(process)
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
@@ -122,7 +129,7 @@ def test_the_next_up_sweeps_a_run_killed_mid_fault(
         for run_id in run_ids:
             assert find_run_processes(run_id) == []
         assert _mounted(tmp_path) == []
-        assert _any_burner(tmp_path) == []
+        assert _burners(set(run_ids)) == []
         left = [
             p for p in tmp_path.rglob("secrets.json") if not p.is_relative_to(tmp_path / "next")
         ]
