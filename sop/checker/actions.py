@@ -187,6 +187,9 @@ def _decision_divergences(history: History, policy: Policy) -> Iterator[Divergen
         action, target = str(e.entry.get("action")), str(e.entry.get("target"))
         source = str(e.entry.get("source"))
         cite = (e.evidence_id,)
+        # The entry, and the host its gate read an action's own time before it: an action
+        # holds where either moment does.
+        moments = (e.at, decided_at(e))
         if action not in policy.green_names():
             red = "red list" if action in policy.red_names() else "no list"
             yield Divergence(
@@ -205,9 +208,7 @@ def _decision_divergences(history: History, policy: Policy) -> Iterator[Divergen
                     cite,
                 )
         elif not any(
-            start - slack <= at <= end + slack
-            for start, _, _, end in spans
-            for at in (e.at, decided_at(e))
+            start - slack <= at <= end + slack for start, _, _, end in spans for at in moments
         ):
             yield Divergence(
                 e.at,
@@ -216,12 +217,10 @@ def _decision_divergences(history: History, policy: Policy) -> Iterator[Divergen
                 f"{source} {action} on {target} with the agent not seen offline",
                 cite,
             )
-        why = _precondition(history, policy, action, target, e.at)
-        decided = decided_at(e)
-        if why is not None and decided < e.at:  # what the gate read held it, though
-            why = why if _precondition(history, policy, action, target, decided) else None
-        if why is not None:
-            yield Divergence(e.at, "SOP 4", f"{action} only when its precondition holds", why, cite)
+        whys = [_precondition(history, policy, action, target, at) for at in moments]
+        if None not in whys:
+            required = f"{action} only when its precondition holds"
+            yield Divergence(e.at, "SOP 4", required, str(whys[0]), cite)
 
 
 def _logging_divergences(history: History, policy: Policy) -> Iterator[Divergence]:

@@ -73,13 +73,9 @@ class CommentBook:
             comment = Comment(len(self._comments) + 1, repo, issue, poster, body, now_unix)
             after = [*self._comments, comment]
             if self.path is not None:
-                _write_atomically(self.path, after)
+                write_json_atomically(self.path, {"comments": [asdict(c) for c in after]})
             self._comments = after
             return comment
-
-
-def _write_atomically(path: Path, comments: list[Comment]) -> None:
-    write_json_atomically(path, {"comments": [asdict(c) for c in comments]})
 
 
 def open_comments(data: str | None) -> CommentBook:

@@ -19,7 +19,6 @@ crash never leaves half a file.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -332,20 +331,9 @@ class IssueBook:
     def _commit(self, issue: Issue) -> None:
         after = {**self._issues, (issue.repo, issue.number): issue}
         if self.path is not None:
-            _write_atomically(self.path, after.values())
+            entries = [asdict(kept) for kept in sorted(after.values(), key=lambda i: i.id)]
+            write_json_atomically(self.path, {"issues": entries})
         self._issues = after
-
-
-def _write_atomically(path: Path, issues: Iterable[Issue]) -> None:
-    """Write ``issues`` to ``path`` whole (sut/standins/statefile.py)."""
-    entries = [asdict(issue) for issue in sorted(issues, key=lambda i: i.id)]
-    write_json_atomically(path, {"issues": entries})
-    # The rename itself is durable only once the directory is synced.
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def open_book(data: str | None) -> IssueBook:

@@ -1,4 +1,5 @@
-"""A stand-in's state written whole: a temporary file beside it, fsynced, then renamed.
+"""A stand-in's state written whole: a temporary file beside it, fsynced, renamed, and
+the directory synced.
 
 A stand-in killed mid-write (a drill's stop of it) must leave the old state or the new, never
 half of either: Gitea's issues and comments, Discord's DM channels.
@@ -26,3 +27,9 @@ def write_json_atomically(path: Path, document: Any) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    # The rename itself is durable only once the directory is synced.
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
