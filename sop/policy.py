@@ -313,6 +313,11 @@ def _deployment(r: FieldReader) -> Deployment:
     return value
 
 
+#: libyaml's safe loader where PyYAML has it (its wheels do): the agent, the dispatcher and
+#: the watchdog each read the policy as they start, which took 10 ms of CPU in pure Python.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:
     """One line saying where the YAML broke and why (parser and reader errors differ)."""
     mark = getattr(exc, "problem_mark", None)
@@ -345,7 +350,7 @@ def _resolution_template(top: FieldReader, alert: str) -> str:
 def parse_policy(text: str, where: str = "policy") -> Policy:
     """Validate the YAML ``text`` of a policy; ``where`` names it in errors."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{where}: {_yaml_problem(text, exc)}") from exc
     top = FieldReader(where, data)

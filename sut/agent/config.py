@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sut.agent.issue_filing import IncidentsRepo
 from sut.agent.notifier import ChannelConfig
 from sut.agent.recovery import DistressFile
 from sut.runtime.settings import Settings
+from sut.runtime.tls import client_verify, speaks_tls
 
 DEFAULT_EMERGENCY_LOG = "/var/log/openclaw/emergency.log"  # SOP 3.3
 
@@ -56,6 +58,13 @@ class AgentConfig:
     #: The child's repository on Gitea and the father's login there (scenario 4 STEP 3).
     father_repo: str | None = None
     father_login: str | None = None
+    #: Whether any peer it was given speaks https:// (sut/runtime/tls.py).
+    tls_peers: bool = False
+
+    @property
+    def tls_verify(self) -> ssl.SSLContext | bool:
+        """httpx's ``verify=`` for the peers it was given (sut/runtime/tls.py)."""
+        return client_verify(self.tls_peers)
 
     @property
     def father(self) -> FatherLink:
@@ -182,4 +191,5 @@ def load_config(settings: Settings | None = None) -> AgentConfig:
         else None,
         father_repo=_repo(s, "SOPDRILL_FATHER_REPO"),
         father_login=s.optional("SOPDRILL_FATHER_GITEA_USER"),
+        tls_peers=speaks_tls(s.urls()),
     )

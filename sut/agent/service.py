@@ -97,7 +97,7 @@ class AgentService:
 
     async def start(self) -> None:
         """Open the client, build the collaborators and start the loops."""
-        self._client = httpx.AsyncClient()
+        self._client = httpx.AsyncClient(verify=self.config.tls_verify)
         cfg = self.config
         self._facts, self._executor = host_tools(
             cfg, self._client, self._probe_timeout_s(), self._wall

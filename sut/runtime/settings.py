@@ -98,6 +98,14 @@ class Settings:
             raise self._fail(name, "an http:// or https:// URL", value)
         return value.rstrip("/")
 
+    def urls(self) -> list[str]:
+        """Every address the service was given (each ``SOPDRILL_*_URL`` that is set)."""
+        return [
+            value
+            for name, value in self._env.items()
+            if name.startswith("SOPDRILL_") and name.endswith("_URL") and value
+        ]
+
     def time_scale(self) -> TimeScale:
         """The SOP time scale (``SOPDRILL_TIME_SCALE``), real time when unset."""
         value = self._raw("SOPDRILL_TIME_SCALE")

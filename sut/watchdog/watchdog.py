@@ -35,6 +35,7 @@ from sop.policy import Policy
 from sop.timescale import TimeScale
 from sut.runtime.alertfile import AlertFile
 from sut.runtime.jsonlog import get_logger
+from sut.runtime.tls import client_verify, speaks_tls
 
 log = get_logger("sut.watchdog")
 
@@ -238,7 +239,8 @@ class Watchdog:
         )
         due = time.monotonic()
         done = 0
-        with httpx.Client(trust_env=False) as client:
+        verify = client_verify(speaks_tls([self.url]))
+        with httpx.Client(trust_env=False, verify=verify) as client:
             while rounds is None or done < rounds:
                 self.round(client, verdicts, unresolved)
                 done += 1
