@@ -5,6 +5,9 @@ the same checkout and machine, first serially (``-n 1``), then on ``--workers`` 
 ``auto``), and records (bench/results/parallel.json):
 
 - each run's wall time and verdicts, and serial over parallel as a ratio;
+- each run's CPU: the seconds the machine's cores were busy while it ran (/proc/stat; the
+  bench wants an otherwise idle machine), and the floor that sets: no worker count can
+  finish the suite faster than its CPU seconds over the machine's cores;
 - the overhead ratio: a run's wall time over the sum of the SOP waits its drills cannot
   avoid. A drill's unavoidable wait is the SOP minutes it lasted in a real-time run
   (fixtures/drill_durations.json, written by bench/quarterly.py: at time scale 1 the
@@ -25,9 +28,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,25 @@ from quarterly import DURATIONS, REPO, SOPDRILL, drills_of, started
 
 RESULTS = REPO / "bench" / "results" / "parallel.json"
 TARGET_SECONDS = 90.0
+#: Beside a run's artifacts: its CPU figures, measured while it ran (``--from`` reads them).
+CPU_FILE = "bench-cpu.json"
+
+
+def busy_cpu_seconds(stat: Path = Path("/proc/stat")) -> float:
+    """The seconds all the machine's cores have been busy since boot (not idle, not iowait)."""
+    fields = [int(v) for v in stat.read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
+    idle, iowait = fields[3], fields[4] if len(fields) > 4 else 0
+    return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_figures(busy_s: float, wall_s: float, cores: int) -> dict[str, float]:
+    """A run's CPU seconds, the cores it kept busy on average, and the wall-time floor."""
+    return {
+        "cpu_s": round(busy_s, 1),
+        "cores": cores,
+        "busy_cores": round(busy_s / wall_s, 2) if wall_s > 0 else 0.0,
+        "cpu_floor_s": round(busy_s / cores, 1),
+    }
 
 
 def real_time_minutes(path: Path = DURATIONS) -> dict[str, float]:
@@ -47,7 +71,10 @@ def run_figures(out: Path) -> dict[str, Any]:
     run = json.loads((out / "evidence.json").read_text(encoding="utf-8"))["run"]
     scale = float(run.get("time_scale") or 60.0)
     wall_s, minutes, missed = drills_of(out / "junit.xml", scale)
+    cpu_file = out / CPU_FILE
+    cpu = json.loads(cpu_file.read_text(encoding="utf-8")) if cpu_file.is_file() else None
     return {
+        "cpu": cpu,
         "dir": str(out),
         "started_at": started(out / "junit.xml") or run.get("started_at"),
         "backend": run.get("backend"),
@@ -114,9 +141,13 @@ def run_suite(workers: str, backend: str, root: Path) -> Path:
     command = [str(SOPDRILL), "run", "--suite", "nightly", "--backend", backend]
     command += ["-n", workers, "--out", str(out)]
     print(f"bench/parallel.py: sopdrill {' '.join(command[1:])}", flush=True)
+    busy, started_s = busy_cpu_seconds(), time.monotonic()
     subprocess.run(command, cwd=REPO, check=False)
+    busy, wall = busy_cpu_seconds() - busy, time.monotonic() - started_s
     if not (out / "junit.xml").is_file():
         raise SystemExit(f"bench/parallel.py: {out}: the run left no junit.xml")
+    figures = cpu_figures(busy, wall, os.cpu_count() or 1)
+    (out / CPU_FILE).write_text(json.dumps(figures) + "\n", encoding="utf-8")
     return out
 
 
@@ -156,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         f"overhead {result['overhead_ratio']['serial']} serial, "
         f"{result['overhead_ratio']['parallel']} parallel (target {TARGET_SECONDS:g} s)"
     )
+    for name in ("serial", "parallel"):
+        if cpu := result[name]["cpu"]:
+            print(
+                f"  {name}: {cpu['cpu_s']:.0f} CPU s, {cpu['busy_cores']} of {cpu['cores']} "
+                f"cores busy on average: no worker count finishes under {cpu['cpu_floor_s']:.0f} s"
+            )
     return 0 if not (serial["not_passed"] or parallel["not_passed"]) else 1
 
 

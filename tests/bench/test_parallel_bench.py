@@ -1,9 +1,12 @@
-"""bench/parallel.py's arithmetic: the unavoidable waits and the two ratios."""
+"""bench/parallel.py's arithmetic: the unavoidable waits, the two ratios and the CPU floor."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
-from parallel import summarise, unavoidable_waits
+from parallel import busy_cpu_seconds, cpu_figures, summarise, unavoidable_waits
 
 
 def run(wall_s: float, minutes: dict[str, float], scale: float = 60.0) -> dict:
@@ -37,3 +40,19 @@ def test_the_ratios_compare_wall_times_and_waits_at_the_runs_scale() -> None:
 def test_runs_at_different_scales_are_refused() -> None:
     with pytest.raises(SystemExit, match="differ in time scale"):
         summarise(run(90.0, {"a": 1.0}), run(45.0, {}, scale=1.0), "2", {})
+
+
+def test_busy_cpu_is_every_core_state_but_idle_and_iowait(tmp_path: Path) -> None:
+    # user nice system idle iowait irq softirq steal guest guest_nice, in clock ticks
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 10 50 9000 40 5 5 0 0 0\ncpu0 50 5 25 4500 20 2 3 0 0 0\n")
+    assert busy_cpu_seconds(stat) == 170 / os.sysconf("SC_CLK_TCK")
+
+
+def test_the_cpu_floor_is_the_cpu_seconds_over_the_cores() -> None:
+    assert cpu_figures(300.0, 200.0, 2) == {
+        "cpu_s": 300.0,
+        "cores": 2,
+        "busy_cores": 1.5,
+        "cpu_floor_s": 150.0,
+    }
