@@ -5,24 +5,33 @@ A script, not a test: run it by hand or from CI and read the table it prints.
     .venv/bin/python bench/bench_topology.py                # everything (~4-5 min)
     .venv/bin/python bench/bench_topology.py --skip-cold    # cached builds only (~2 min)
     .venv/bin/python bench/bench_topology.py --backends local
+    .venv/bin/python bench/bench_topology.py --skip-images --skip-faults --backends local --repeat 5
 
 Figures: the base and SUT image build time cold (``--rebuild``) and cached; the time
-``up`` and ``down`` take for the local and the docker backend side by side; and for each
-kind of fault the latency from the ``inject()`` call to the effect observed from outside
-(a service stops answering, the provider answers 429, the volume is full, ...).
+``up`` and ``down`` take for the local and the docker backend side by side, each with the
+CPU seconds the machine's cores were busy meanwhile and the floor that sets (those seconds
+over the cores: no ordering of the start finishes under it); and for each kind of fault
+the latency from the ``inject()`` call to the effect observed from outside (a service stops
+answering, the provider answers 429, the volume is full, ...). Written to
+bench/results/topology.json as well. Targets (issue 12): local up 1 s, down 0.5 s.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 import httpx
+from parallel import busy_cpu_seconds
 
 from fixtures.clock import DrillClock
 from fixtures.deployment import Deployment
@@ -39,6 +48,8 @@ LOOK_TIMEOUT_S = 0.5
 MIB = 1024**2
 #: The scale the topologies run at (CI's nightly scale).
 TIME_SCALE = 60.0
+RESULTS = Path(__file__).resolve().parent / "results" / "topology.json"
+TARGETS_S = {"up": 1.0, "down": 0.5}
 
 
 def answers(url: str) -> int | None:
@@ -54,6 +65,14 @@ def timed(action: Callable[[], object]) -> float:
     started = time.monotonic()
     action()
     return time.monotonic() - started
+
+
+def timed_cpu(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds ``action`` took, and the CPU seconds the machine's cores spent meanwhile
+    (its processes and their children; the bench wants an otherwise idle machine)."""
+    busy = busy_cpu_seconds()
+    wall = timed(action)
+    return wall, busy_cpu_seconds() - busy
 
 
 def bench_images(cold: bool) -> list[tuple[str, float]]:
@@ -162,16 +181,41 @@ def bench_faults(topology: Topology, scratch: Path) -> list[tuple[str, float | s
     return rows
 
 
-def bench_backend(backend: str, with_faults: bool) -> tuple[dict[str, float], list]:
-    """Start and stop one ``backend`` topology; its fault latencies in between."""
+def bench_backend(
+    backend: str, with_faults: bool
+) -> tuple[dict[str, float], list[tuple[str, float | str]]]:
+    """Start and stop one ``backend`` topology; its fault latencies in between. Each phase:
+    its wall seconds, and the machine's CPU seconds as ``<phase>_cpu``."""
     with tempfile.TemporaryDirectory(prefix=f"sopdrill-bench-{backend}-") as scratch:
         topology = create_topology(backend, Path(scratch) / "state", TimeScale(TIME_SCALE))
-        times = {"up": timed(topology.up)}
+        times: dict[str, float] = {}
+        times["up"], times["up_cpu"] = timed_cpu(topology.up)
         try:
             rows = bench_faults(topology, Path(scratch)) if with_faults else []
         finally:
-            times["down"] = timed(topology.down)
+            times["down"], times["down_cpu"] = timed_cpu(topology.down)
     return times, rows
+
+
+def phase_record(runs: list[dict[str, float]], cores: int) -> dict[str, dict[str, Any]]:
+    """Each phase over ``runs``: wall seconds (each, median), CPU seconds (median) and the
+    floor the CPU sets on ``cores``."""
+    record: dict[str, dict[str, Any]] = {}
+    for phase, target in TARGETS_S.items():
+        walls = [round(run[phase], 3) for run in runs]
+        cpu = statistics.median(run[f"{phase}_cpu"] for run in runs)
+        record[phase] = {
+            "wall_s": walls,
+            "median_s": round(statistics.median(walls), 3),
+            "cpu_s_median": round(cpu, 2),
+            "cpu_floor_s": round(cpu / cores, 2),
+            "target_s": target,
+        }
+    return record
+
+
+def _phase_cell(p: dict[str, Any]) -> str:
+    return f"{p['median_s']:.2f} s (CPU {p['cpu_s_median']:.2f} s, floor {p['cpu_floor_s']:.2f})"
 
 
 def _seconds(value: float | str) -> str:
@@ -187,18 +231,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backends", default=",".join(BACKENDS), help="comma-separated (default: local,docker)"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="up and down this many times (faults once)"
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat: expected 1 or more, got {args.repeat}")
     backends = [b for b in args.backends.split(",") if b]
     print("sopdrill bench: topology backends", flush=True)
     if "docker" in backends and not args.skip_images:
         print("\n== image builds ==", flush=True)
         for name, seconds in bench_images(cold=not args.skip_cold):
             print(f"{name:<40}{_seconds(seconds)}", flush=True)
-    results = {b: bench_backend(b, not args.skip_faults) for b in backends}
-    print("\n== topology start/stop ==")
-    print(f"{'':<12}" + "".join(f"{b:>14}" for b in backends))
-    for phase in ("up", "down"):
-        print(f"{phase:<12}" + "".join(f"{results[b][0][phase]:>12.2f} s" for b in backends))
+    runs: dict[str, list[dict[str, float]]] = {b: [] for b in backends}
+    results = {}
+    for b in backends:
+        results[b] = bench_backend(b, not args.skip_faults)
+        runs[b].append(results[b][0])
+        runs[b] += [bench_backend(b, False)[0] for _ in range(args.repeat - 1)]
+    cores = os.cpu_count() or 1
+    record = {b: phase_record(runs[b], cores) for b in backends}
+    print(f"\n== topology start/stop (median of {args.repeat}; CPU: the machine's cores) ==")
+    print(f"{'':<12}" + "".join(f"{b:>34}" for b in backends))
+    for phase in TARGETS_S:
+        print(f"{phase:<12}" + "".join(f"{_phase_cell(record[b][phase]):>34}" for b in backends))
+    record_json: dict[str, object] = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "time_scale": TIME_SCALE,
+        "cores": cores,
+        "repeat": args.repeat,
+        "backends": record,
+    }
+    if not args.skip_faults:
+        record_json["faults_s"] = {
+            b: {kind: value for kind, value in results[b][1]} for b in backends
+        }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(record_json, indent=2) + "\n", encoding="utf-8")
     if not args.skip_faults:
         print("\n== fault injection latency (inject() call -> effect seen) ==")
         kinds = [kind for kind, _ in results[backends[0]][1]]
