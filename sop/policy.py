@@ -20,6 +20,9 @@ from sop.severity import Latency, read_latency, read_severity
 
 #: The policy shipped with the project (the SOP of ../shared/seeds, as data).
 DEFAULT_POLICY_PATH = Path(__file__).with_name("offline-emergency.yaml")
+#: libyaml's safe loader where PyYAML has it (its wheels do): every service reads the
+#: policy as it starts, and the pure-Python loader took 10 ms of CPU for it.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: The actions of SOP section 4 that the green list may hold; anything else is unknown.
 GREEN_ACTIONS = ("restart_service", "rotate_logs", "security_patch", "kill_runaway")
@@ -311,11 +314,6 @@ def _deployment(r: FieldReader) -> Deployment:
     )
     r.done()
     return value
-
-
-#: libyaml's safe loader where PyYAML has it (its wheels do): the agent, the dispatcher and
-#: the watchdog each read the policy as they start, which took 10 ms of CPU in pure Python.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _yaml_problem(text: str, exc: yaml.YAMLError) -> str:

@@ -44,7 +44,8 @@ def test_plain_http_peers_get_a_context_that_loaded_and_trusts_nothing():
     context = client_verify(False)
     assert isinstance(context, ssl.SSLContext)
     assert context.cert_store_stats()["x509_ca"] == 0
-    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
     assert client_verify(True) is True
 
 
@@ -80,9 +81,11 @@ def _ok(request):
 
 
 def test_plain_http_still_works_through_the_context_that_trusts_nothing():
-    with ThreadedServer(Starlette(routes=[Route("/", _ok)])) as server:
-        with httpx.Client(trust_env=False, verify=client_verify(False)) as client:
-            assert client.get(server.url + "/").text == "ok"
+    with (
+        ThreadedServer(Starlette(routes=[Route("/", _ok)])) as server,
+        httpx.Client(trust_env=False, verify=client_verify(False)) as client,
+    ):
+        assert client.get(server.url + "/").text == "ok"
 
 
 @pytest.fixture
@@ -90,7 +93,7 @@ def tls_server(tmp_path: Path) -> Iterator[str]:
     """A TLS listener on 127.0.0.1 with a self-signed certificate for 127.0.0.1: its URL."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -127,10 +130,13 @@ def tls_server(tmp_path: Path) -> Iterator[str]:
     thread.start()
     yield f"https://127.0.0.1:{listener.getsockname()[1]}/"
     thread.join(10)
-    assert handshakes and handshakes[0] != "completed"
+    assert handshakes, "the client never reached the TLS listener"
+    assert handshakes[0] != "completed"
 
 
 def test_a_tls_peer_it_was_not_given_is_refused_not_trusted(tls_server):
-    with httpx.Client(trust_env=False, verify=client_verify(False)) as client:
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            client.get(tls_server)
+    with (
+        httpx.Client(trust_env=False, verify=client_verify(False)) as client,
+        pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
+    ):
+        client.get(tls_server)
