@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from parallel import busy_cpu_seconds
+from parallel import timed_cpu
 
 from fixtures.clock import DrillClock
 from fixtures.deployment import Deployment
@@ -58,21 +58,6 @@ def answers(url: str) -> int | None:
         return httpx.get(url, timeout=LOOK_TIMEOUT_S, trust_env=False).status_code
     except httpx.HTTPError:
         return None
-
-
-def timed(action: Callable[[], object]) -> float:
-    """Wall seconds ``action`` took."""
-    started = time.monotonic()
-    action()
-    return time.monotonic() - started
-
-
-def timed_cpu(action: Callable[[], object]) -> tuple[float, float]:
-    """Wall seconds ``action`` took, and the CPU seconds the machine's cores spent meanwhile
-    (its processes and their children; the bench wants an otherwise idle machine)."""
-    busy = busy_cpu_seconds()
-    wall = timed(action)
-    return wall, busy_cpu_seconds() - busy
 
 
 def bench_images(cold: bool) -> list[tuple[str, float]]:
@@ -263,9 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         "backends": record,
     }
     if not args.skip_faults:
-        record_json["faults_s"] = {
-            b: {kind: value for kind, value in results[b][1]} for b in backends
-        }
+        record_json["faults_s"] = {b: dict(results[b][1]) for b in backends}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(record_json, indent=2) + "\n", encoding="utf-8")
     if not args.skip_faults:

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,14 @@ def busy_cpu_seconds(stat: Path = Path("/proc/stat")) -> float:
     fields = [int(v) for v in stat.read_text(encoding="ascii").split("\n", 1)[0].split()[1:]]
     idle, iowait = fields[3], fields[4] if len(fields) > 4 else 0
     return (sum(fields[:8]) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def timed_cpu(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds ``action`` took, and the CPU seconds the machine's cores spent meanwhile
+    (its processes and their children; the bench wants an otherwise idle machine)."""
+    busy, started = busy_cpu_seconds(), time.monotonic()
+    action()
+    return time.monotonic() - started, busy_cpu_seconds() - busy
 
 
 def cpu_figures(busy_s: float, wall_s: float, cores: int) -> dict[str, float]:
@@ -141,9 +150,7 @@ def run_suite(workers: str, backend: str, root: Path) -> Path:
     command = [str(SOPDRILL), "run", "--suite", "nightly", "--backend", backend]
     command += ["-n", workers, "--out", str(out)]
     print(f"bench/parallel.py: sopdrill {' '.join(command[1:])}", flush=True)
-    busy, started_s = busy_cpu_seconds(), time.monotonic()
-    subprocess.run(command, cwd=REPO, check=False)
-    busy, wall = busy_cpu_seconds() - busy, time.monotonic() - started_s
+    wall, busy = timed_cpu(lambda: subprocess.run(command, cwd=REPO, check=False))
     if not (out / "junit.xml").is_file():
         raise SystemExit(f"bench/parallel.py: {out}: the run left no junit.xml")
     figures = cpu_figures(busy, wall, os.cpu_count() or 1)

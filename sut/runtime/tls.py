@@ -1,11 +1,12 @@
 """The TLS side of a SUT service's HTTP client, chosen by the addresses it was given.
 
 httpx builds a verified TLS context for every client, loading the CA bundle: about 20 ms of
-CPU as the agent, the dispatcher and the watchdog start, on the path of every drill's
-``up`` (and each agent of a fleet's). A service whose peers are all plain ``http://`` (the
-stand-ins, the dispatcher behind the proxy) never uses it. It gets a context that trusts no
-certificate instead: nothing to load, and a TLS peer it was never configured for is refused,
-never trusted. Any ``https://`` peer gets httpx's verified default.
+CPU as the agent and the watchdog start, on the path of every drill's ``up`` (and each agent
+of a fleet's). A service whose peers are all plain ``http://`` (the stand-ins, the
+dispatcher behind the proxy) never uses it. It gets a context that trusts no certificate
+instead: nothing to load, and a TLS peer it was never configured for is refused, never
+trusted. Any ``https://`` peer gets httpx's verified default. The dispatcher keeps that
+default always: agents register their addresses with it at run time.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ def _trusting_nothing() -> ssl.SSLContext:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-def speaks_tls(urls: Iterable[str | None]) -> bool:
-    """Whether any of ``urls`` (None: not configured) is an https:// address."""
-    return any(url is not None and url.lower().startswith("https://") for url in urls)
+def speaks_tls(urls: Iterable[str]) -> bool:
+    """Whether any of ``urls`` is an https:// address."""
+    return any(url.lower().startswith("https://") for url in urls)
 
 
 def client_verify(tls_peers: bool) -> ssl.SSLContext | bool:

@@ -30,7 +30,7 @@ from tests.sut.conftest import ThreadedServer
     ("urls", "expected"),
     [
         ([], False),
-        (["http://127.0.0.1:1", None], False),
+        (["http://127.0.0.1:1", "http://127.0.0.1:2"], False),
         (["http://127.0.0.1:1", "https://discord.example/api"], True),
         (["HTTPS://Discord.example"], True),
         (["http://https.example"], False),
