@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
@@ -206,11 +205,7 @@ class FaultGuard:
         async def guarded(request: Request) -> Response:
             fault = self.state.take()
             if fault.mode == "slow" and fault.delay_seconds:
-                # uvloop's timers count whole milliseconds and can end a wait up to 1 ms
-                # early: "slow" promises at least its delay, so the real clock decides.
-                deadline = time.monotonic() + fault.delay_seconds
-                while (left := deadline - time.monotonic()) > 0:
-                    await asyncio.sleep(left)
+                await asyncio.sleep(fault.delay_seconds)
             elif fault.answers_itself:
                 _log.info(
                     "fault answered",
