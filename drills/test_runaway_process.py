@@ -130,7 +130,7 @@ def test_a_runaway_that_starts_offline_is_killed_only_after_the_window(
         steady_state("before", probes, policy, evidence)
         with offline_by_storm(faults, watch, policy, clock):
             # Before the burner starts (its fault is stamped once its memory is held, which
-            # takes a while, every instant of it over the CPU bar): it cannot be older.
+            # takes a while): it cannot be older.
             born = time.monotonic()
             with burner:
                 wait_until(
